@@ -1,0 +1,149 @@
+"""Runs a set of services in one process and one event loop.
+
+Used by both ``stratus up`` (every service, SQLite, in-process bus) and ``stratus serve``
+(chosen services, a shared SQL server, RabbitMQ): one code path for both modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from stratus import __version__, services
+from stratus.cli.sockets import bind
+from stratus.common import rpc
+from stratus.common.db import Database, upgrade
+from stratus.common.service import HttpApi, Runtime, Service
+from stratus.registry.reporter import HeartbeatReporter
+from stratus.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass
+class Process:
+    """The services of this process and what they started."""
+
+    settings: Settings
+    names: tuple[str, ...]
+    services: list[Service] = field(default_factory=list)
+    servers: list[uvicorn.Server] = field(default_factory=list)
+    reporters: list[HeartbeatReporter] = field(default_factory=list)
+    sockets: dict[str, socket.socket] = field(default_factory=dict)
+    runtime: Runtime | None = None
+
+    def http_port(self, name: str) -> int:
+        return self.sockets[name].getsockname()[1]  # type: ignore[no-any-return]
+
+
+async def migrate(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    """Run each chosen service's migrations; return the services whose tables changed."""
+    changed = []
+    for name in names:
+        for mig in services.create(name).migrations():
+            override = getattr(getattr(settings, name, None), "database_url", "")
+            db = Database(settings.database_url(name, override))
+            try:
+                await db.check()
+                if await upgrade(db, mig):
+                    changed.append(name)
+            finally:
+                await db.close()
+    return changed
+
+
+def bind_ports(proc: Process, ports: dict[str, int]) -> None:
+    """Bind every HTTP port first: a port in use must fail before anything starts."""
+    host = proc.settings.http.bind_host
+    try:
+        for name, port in ports.items():
+            proc.sockets[name] = bind(host, port)
+    except Exception:
+        close_sockets(proc)
+        raise
+
+
+def close_sockets(proc: Process) -> None:
+    for sock in proc.sockets.values():
+        sock.close()
+    proc.sockets.clear()
+
+
+async def start(proc: Process, on_started: Callable[[Process], Awaitable[None]] | None = None) -> None:
+    s = proc.settings
+    bus = await rpc.connect(s.bus.url, exchange=s.bus.exchange, call_timeout=s.bus.call_timeout)
+    proc.runtime = runtime = Runtime(settings=s, bus=bus, host=s.host)
+    for name in proc.names:
+        service = services.create(name)
+        api = await service.start(runtime)
+        proc.services.append(service)
+        if api is not None:
+            await _serve_http(proc, name, api)
+        reporter = HeartbeatReporter(
+            bus, s.host, f"stratus-{name}", name, s.registry.heartbeat_interval, version=__version__
+        )
+        reporter.start()
+        proc.reporters.append(reporter)
+    if on_started is not None:
+        await on_started(proc)
+
+
+async def _serve_http(proc: Process, name: str, api: HttpApi) -> None:
+    sock = proc.sockets.get(name)
+    if sock is None:
+        sock = proc.sockets[name] = bind(proc.settings.http.bind_host, api.port)
+    config = uvicorn.Config(
+        api.app,
+        http="httptools",
+        loop="none",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+        backlog=2048,
+    )
+    config.load()
+    server = uvicorn.Server(config)
+    await server.startup(sockets=[sock])
+    proc.servers.append(server)
+
+
+async def stop(proc: Process) -> None:
+    """Stop in reverse order; every step bounded so the whole stop takes a few seconds."""
+    for reporter in proc.reporters:
+        await reporter.stop()
+    for server in proc.servers:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.shutdown(), timeout=3)
+    for service in reversed(proc.services):
+        try:
+            await asyncio.wait_for(service.stop(), timeout=3)
+        except Exception:
+            log.exception("stopping %s failed", service.name)
+    if proc.runtime is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.runtime.bus.close(), timeout=2)
+    close_sockets(proc)
+
+
+async def wait_for_stop_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,122 @@
+"""``stratus up``: the whole cloud in one process, on SQLite and the in-process bus.
+
+The contract (DESIGN.md §4): once every service answers, the state directory holds
+clouds.yaml, aws.env, swift.env and finally ``ready``; SIGINT/SIGTERM stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+
+from stratus import services
+from stratus.cli import runner
+from stratus.cli.client_files import Endpoints, write_all
+from stratus.common.errors import Conflict, InvalidInput
+from stratus.identity.bootstrap import Secrets, bootstrap, sync_catalog
+from stratus.identity.service import IdentityService
+from stratus.settings import Settings
+
+
+def prepare_state_dir(path: Path) -> None:
+    """Create the state directory and prove it is writable, with a one-line error if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidInput(
+            "state_dir.unwritable", f"state directory {path} is not writable: {exc.strerror}"
+        ) from None
+
+
+@contextlib.contextmanager
+def exclusive(state_dir: Path) -> Iterator[None]:
+    """One ``stratus up`` per state directory."""
+    fd = os.open(state_dir / "up.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict(
+                "state_dir.busy", f"another stratus up is already running on {state_dir}"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def http_ports(settings: Settings, names: tuple[str, ...]) -> dict[str, int]:
+    ports = {}
+    for name in names:
+        section = getattr(settings, name, None)
+        port = getattr(section, "port", None)
+        if isinstance(port, int):
+            ports[name] = port
+    return ports
+
+
+async def _publish(proc: runner.Process, sec: Secrets) -> None:
+    """Bootstrap records, sync the catalog with what runs, write the client files."""
+    s = proc.settings
+    identity = next(svc for svc in proc.services if isinstance(svc, IdentityService))
+    st = identity.state
+    assert st is not None
+    host = s.http.public_host
+    catalog = {}
+    for svc in proc.services:
+        if svc.name in proc.sockets:
+            base = f"http://{host}:{proc.http_port(svc.name)}"
+            catalog.update({entry.type: (entry, base) for entry in svc.catalog})
+    async with st.db.session() as session:
+        await bootstrap(session, sec, st.passwords, st.credentials, s.identity.region)
+        await sync_catalog(session, catalog, s.identity.region)
+    st.changed()
+    write_all(s.state_dir, Endpoints(host, proc.http_port("identity")), sec, s.identity.region)
+
+
+async def run(settings: Settings, console: Console) -> None:
+    started = time.monotonic()
+    state_dir = settings.state_dir
+    ready = state_dir / "ready"
+    ready.unlink(missing_ok=True)
+    names = services.ALL_IN_ONE
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in runner.STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    proc = runner.Process(settings, names)
+    runner.bind_ports(proc, http_ports(settings, names))
+    try:
+        await runner.migrate(settings, names)
+        sec = Secrets.load_or_create(state_dir / "secrets.json")
+        await runner.start(proc)
+        await _publish(proc, sec)
+        ready.write_text(f"{os.getpid()}\n")
+        _announce(console, proc, time.monotonic() - started)
+        await stopping.wait()
+        console.print("stratus: stopping")
+    finally:
+        ready.unlink(missing_ok=True)
+        await runner.stop(proc)
+        for sig in runner.STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_DFL)
+
+
+def _announce(console: Console, proc: runner.Process, took: float) -> None:
+    s = proc.settings
+    console.print(f"[bold green]Stratus is up[/] in {took:.1f}s — state in {s.state_dir}")
+    for name in proc.sockets:
+        console.print(f"  {name:<10} http://{s.http.public_host}:{proc.http_port(name)}")
+    console.print(f"  export OS_CLIENT_CONFIG_FILE={s.state_dir / 'clouds.yaml'}")
+    console.print("  openstack --os-cloud stratus-admin catalog list")

@@ -1,0 +1,1 @@
+"""Identity: Keystone v3 — users, projects, domains, roles, tokens, catalog, credentials."""

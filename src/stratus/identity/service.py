@@ -1,0 +1,72 @@
+"""The identity service: wires the database, keys, token validation and the v3 routes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from stratus.common.asgi.edge import EdgeMiddleware
+from stratus.common.asgi.routing import build_router
+from stratus.common.db import Database, MigrationSet
+from stratus.common.service import CatalogEntry, HttpApi, Runtime
+from stratus.identity.credential_crypto import CredentialCrypto
+from stratus.identity.faults import keystone_fault
+from stratus.identity.keys import KeyRepository
+from stratus.identity.migrations import MIGRATIONS
+from stratus.identity.passwords import PasswordHasher
+from stratus.identity.state import IdentityState
+from stratus.identity.tokens import TokenProvider
+from stratus.identity.validation import TokenValidator
+
+log = logging.getLogger(__name__)
+
+
+class IdentityService:
+    name = "identity"
+    catalog = (CatalogEntry(type="identity", name="keystone", path="/v3"),)
+
+    def __init__(self) -> None:
+        self.state: IdentityState | None = None
+
+    def migrations(self) -> tuple[MigrationSet, ...]:
+        return (MIGRATIONS,)
+
+    async def start(self, runtime: Runtime) -> HttpApi:
+        s = runtime.settings
+        cfg = s.identity
+        db = Database(s.database_url("identity", cfg.database_url), pool_size=s.database.pool_size)
+        await db.check()
+        token_keys = KeyRepository(
+            Path(cfg.key_repository or s.state_dir / "keys" / "token"), cfg.max_active_keys
+        )
+        cred_keys = KeyRepository(
+            Path(cfg.credential_key_repository or s.state_dir / "keys" / "credential"),
+            cfg.max_active_keys,
+        )
+        tokens = TokenProvider(token_keys.load_or_create(), cfg.token_expiration)
+        validator = TokenValidator(db, tokens, cache_ttl=cfg.validation_cache_ttl)
+        self.state = IdentityState(
+            settings=cfg,
+            db=db,
+            passwords=PasswordHasher(cfg.password_hash_memory_kib, cfg.password_hash_iterations),
+            tokens=tokens,
+            validator=validator,
+            credentials=CredentialCrypto(cred_keys.load_or_create()),
+            bus=runtime.bus,
+        )
+        await validator.start(runtime.bus)
+        from stratus.identity.api import all_routes  # noqa: PLC0415 - routes import the state types
+
+        router = build_router(
+            all_routes(),
+            authenticate=validator.authenticate,
+            max_body=s.http.max_body_bytes,
+            service=self.state,
+        )
+        return HttpApi(EdgeMiddleware(router, render=keystone_fault), cfg.port)
+
+    async def stop(self) -> None:
+        if self.state is not None:
+            await self.state.validator.stop()
+            await self.state.db.close()
+            self.state = None

@@ -1,0 +1,49 @@
+"""The whole configuration of a Stratus process: common sections plus one per service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from stratus.common.config import (
+    BASE_SETTINGS_CONFIG,
+    BusSettings,
+    DatabaseSettings,
+    HttpSettings,
+    default_host,
+    load,
+)
+from stratus.identity.settings import IdentitySettings
+from stratus.registry.settings import RegistrySettings
+
+
+def default_state_dir() -> Path:
+    return Path.home() / ".local" / "share" / "stratus"
+
+
+class Settings(BaseSettings):
+    model_config = BASE_SETTINGS_CONFIG
+
+    state_dir: Path = Field(default_factory=default_state_dir, description="Keys, SQLite files, data.")
+    host: str = Field(default_factory=default_host, description="This node's name in the registry.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool = Field(default=False, description="Log one JSON object per line.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+
+    def database_url(self, service: str, override: str = "") -> str:
+        """The URL a service's tables live at: its own, the shared one, or SQLite in the state dir."""
+        if override:
+            return override
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.state_dir / f'{service}.sqlite'}"
+
+
+def load_settings(path: Path | None = None, **init: object) -> Settings:
+    return load(Settings, path, **init)

@@ -1,0 +1,142 @@
+"""Start and stop a real ``stratus up`` for tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without any OS_* or AWS_* a developer may have exported."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "AWS_", "STRATUS_"))}
+
+
+@dataclass
+class Cloud:
+    state_dir: Path
+    identity_port: int
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.state_dir.parent / f"{self.state_dir.name}.out"
+
+    @property
+    def identity_url(self) -> str:
+        return f"http://127.0.0.1:{self.identity_port}/v3"
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.state_dir / "clouds.yaml"
+
+    def env(self) -> dict[str, str]:
+        env = clean_env()
+        env["STRATUS_IDENTITY__PORT"] = str(self.identity_port)
+        env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
+        return env
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Run ``stratus up``; return the seconds until ``ready`` appeared."""
+        started = time.monotonic()
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [str(BIN / "stratus"), "up", "--state-dir", str(self.state_dir)],
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        ready = self.state_dir / "ready"
+        while not ready.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"stratus up exited {self.proc.returncode}:\n{self.output()}")
+            if time.monotonic() - started > timeout:
+                self.stop()
+                raise RuntimeError(f"stratus up not ready in {timeout}s:\n{self.output()}")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def output(self) -> str:
+        with contextlib.suppress(FileNotFoundError):
+            return self.log_path.read_text(errors="replace")[-5000:]
+        return ""
+
+    def secrets(self) -> dict[str, str]:
+        data: dict[str, str] = json.loads((self.state_dir / "secrets.json").read_text())
+        return data
+
+    def password(self, user: str) -> str:
+        return self.secrets()[f"{user}_password"]
+
+    def cli(self, *args: str, cloud: str = "stratus-admin", check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real ``openstack`` CLI against this cloud."""
+        result = subprocess.run(
+            [str(BIN / "openstack"), "--os-cloud", cloud, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"openstack {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
+    def openstack(self, *args: str, cloud: str = "stratus-admin", check: bool = True) -> Any:
+        """Run the CLI; parse JSON output when there is some (pass ``-f json`` yourself)."""
+        out = self.cli(*args, cloud=cloud, check=check).stdout
+        try:
+            return json.loads(out)
+        except json.JSONDecodeError:
+            return out
+
+    def sdk(self, cloud: str = "stratus-admin") -> Any:
+        import openstack  # noqa: PLC0415 - heavy import, tests only
+
+        config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml)])
+        region = config.get_one(cloud=cloud)
+        return openstack.connection.Connection(config=region)
+
+
+@contextlib.contextmanager
+def running_cloud(state_dir: Path) -> Iterator[Cloud]:
+    cloud = Cloud(state_dir=state_dir, identity_port=free_port())
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()

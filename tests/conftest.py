@@ -1,0 +1,6 @@
+"""Make the tests' helper modules importable (tests/ holds no package)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
