@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from stratus import __version__, services
+from stratus import services
 from stratus.cli.sockets import bind
 from stratus.common import rpc
 from stratus.common.db import Database, upgrade
@@ -78,9 +78,11 @@ def close_sockets(proc: Process) -> None:
     proc.sockets.clear()
 
 
-async def start(proc: Process, on_started: Callable[[Process], Awaitable[None]] | None = None) -> None:
+async def start(
+    proc: Process, on_started: Callable[[Process], Awaitable[None]] | None = None
+) -> None:
     s = proc.settings
-    bus = await rpc.connect(s.bus.url, exchange=s.bus.exchange, call_timeout=s.bus.call_timeout)
+    bus = await rpc.connect_from_settings(s.bus)
     proc.runtime = runtime = Runtime(settings=s, bus=bus, host=s.host)
     for name in proc.names:
         service = services.create(name)
@@ -89,9 +91,9 @@ async def start(proc: Process, on_started: Callable[[Process], Awaitable[None]] 
         if api is not None:
             await _serve_http(proc, name, api)
         reporter = HeartbeatReporter(
-            bus, s.host, f"stratus-{name}", name, s.registry.heartbeat_interval, version=__version__
+            bus, s.host, f"stratus-{name}", name, s.registry.heartbeat_interval
         )
-        reporter.start()
+        await reporter.start()
         proc.reporters.append(reporter)
     if on_started is not None:
         await on_started(proc)

@@ -18,7 +18,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise Conflict("net.port_in_use", f"port {port} on {host} is already in use") from None
-        raise Conflict("net.bind_failed", f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise Conflict(
+            "net.bind_failed", f"cannot listen on {host}:{port}: {exc.strerror}"
+        ) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
