@@ -100,7 +100,9 @@ class Cloud:
     def password(self, user: str) -> str:
         return self.secrets()[f"{user}_password"]
 
-    def cli(self, *args: str, cloud: str = "stratus-admin", check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, cloud: str = "stratus-admin", check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real ``openstack`` CLI against this cloud."""
         result = subprocess.run(
             [str(BIN / "openstack"), "--os-cloud", cloud, *args],

@@ -33,4 +33,6 @@ def create(name: str) -> Service:
         return FACTORIES[name]()
     except KeyError:
         known = ", ".join(FACTORIES)
-        raise InvalidInput("service.unknown", f"unknown service {name!r} (known: {known})") from None
+        raise InvalidInput(
+            "service.unknown", f"unknown service {name!r} (known: {known})"
+        ) from None

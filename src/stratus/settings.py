@@ -26,7 +26,9 @@ def default_state_dir() -> Path:
 class Settings(BaseSettings):
     model_config = BASE_SETTINGS_CONFIG
 
-    state_dir: Path = Field(default_factory=default_state_dir, description="Keys, SQLite files, data.")
+    state_dir: Path = Field(
+        default_factory=default_state_dir, description="Keys, SQLite files, data."
+    )
     host: str = Field(default_factory=default_host, description="This node's name in the registry.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(default=False, description="Log one JSON object per line.")
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     def database_url(self, service: str, override: str = "") -> str:
-        """The URL a service's tables live at: its own, the shared one, or SQLite in the state dir."""
+        """Where a service's tables live: its own URL, the shared one, or SQLite in state_dir."""
         if override:
             return override
         if self.database.url:

@@ -23,9 +23,10 @@ class Endpoints:
     identity_port: int
     ec2_port: int = EC2_PORT
     object_port: int = OBJECT_PORT
+    scheme: str = "http"  # https when a multi-node cloud sits behind a TLS proxy
 
     def url(self, port: int, path: str = "") -> str:
-        return f"http://{self.public_host}:{port}{path}"
+        return f"{self.scheme}://{self.public_host}:{port}{path}"
 
 
 def clouds_yaml(ep: Endpoints, sec: Secrets, region: str) -> str:

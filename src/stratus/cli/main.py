@@ -36,6 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("services", nargs="+", metavar="SERVICE", help=", ".join(services.FACTORIES))
     serve.add_argument("--config", type=Path, required=True, help="TOML settings file")
 
+    boot = sub.add_parser(
+        "bootstrap", help="create the first keys, users, projects and endpoints of a cloud"
+    )
+    boot.add_argument("--config", type=Path, required=True, help="TOML settings file")
+    boot.add_argument(
+        "--public-url",
+        action="append",
+        default=[],
+        metavar="SERVICE=URL",
+        help="base URL clients use for SERVICE (repeatable; "
+        "default identity=http://<http.public_host>:<identity.port>)",
+    )
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="run every service's migrations")
@@ -52,7 +65,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _run(coro: Coroutine[Any, Any, object]) -> None:
-    asyncio.run(coro, loop_factory=uvloop.new_event_loop)
+    # asyncio.run() takes loop_factory only from Python 3.12; Runner has it from 3.11.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(coro)
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> None:
@@ -70,6 +85,11 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
 
         stratus_logging.setup(settings.log_level, json_lines=settings.log_json)
         _run(serve.run(settings, tuple(args.services)))
+    elif args.command == "bootstrap":
+        from stratus.cli import bootstrap  # noqa: PLC0415
+
+        stratus_logging.setup(settings.log_level, json_lines=settings.log_json)
+        _run(bootstrap.run(settings, args.public_url, console))
     elif args.command == "db":
         from stratus.cli import runner  # noqa: PLC0415
 

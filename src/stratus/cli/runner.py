@@ -116,6 +116,8 @@ async def _serve_http(proc: Process, name: str, api: HttpApi) -> None:
     )
     config.load()
     server = uvicorn.Server(config)
+    # Server.serve() sets this before startup(); we call startup() on our own loop instead.
+    server.lifespan = config.lifespan_class(config)
     await server.startup(sockets=[sock])
     proc.servers.append(server)
 

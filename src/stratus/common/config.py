@@ -78,7 +78,9 @@ def load(model: type[S], path: Path | None, **init: Any) -> S:
         except PermissionError:
             raise ConfigError("config.unreadable", f"config file {path} is not readable") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("config.corrupt", f"config file {path} is not valid TOML: {exc}") from None
+            raise ConfigError(
+                "config.corrupt", f"config file {path} is not valid TOML: {exc}"
+            ) from None
 
     class _WithFile(model):  # type: ignore[valid-type,misc]
         @classmethod
@@ -101,9 +103,7 @@ def load(model: type[S], path: Path | None, **init: Any) -> S:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         origin = f"config file {path}" if path else "configuration"
-        raise ConfigError(
-            "config.invalid", f"{origin}: {where}: {first['msg']}"
-        ) from None
+        raise ConfigError("config.invalid", f"{origin}: {where}: {first['msg']}") from None
     return model.model_validate(loaded.model_dump())
 
 

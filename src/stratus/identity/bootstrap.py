@@ -66,7 +66,9 @@ async def _find(session: AsyncSession, model: type[T], where: dict[str, object])
     return (await session.execute(sa.select(model).filter_by(**where))).scalars().first()
 
 
-async def _get_or_add(session: AsyncSession, model: type[T], where: dict[str, object], **values: object) -> T:
+async def _get_or_add(
+    session: AsyncSession, model: type[T], where: dict[str, object], **values: object
+) -> T:
     found = await _find(session, model, where)
     if found is not None:
         return found
@@ -77,48 +79,96 @@ async def _get_or_add(session: AsyncSession, model: type[T], where: dict[str, ob
 
 
 async def bootstrap(
-    session: AsyncSession, sec: Secrets, hasher: PasswordHasher, crypto: CredentialCrypto, region: str
+    session: AsyncSession,
+    sec: Secrets,
+    hasher: PasswordHasher,
+    crypto: CredentialCrypto,
+    region: str,
 ) -> None:
-    await _get_or_add(session, m.Domain, {"id": DEFAULT_DOMAIN_ID}, name="Default",
-                      description="The default domain")
+    await _get_or_add(
+        session,
+        m.Domain,
+        {"id": DEFAULT_DOMAIN_ID},
+        name="Default",
+        description="The default domain",
+    )
     await _get_or_add(session, m.Region, {"id": region}, description="")
     roles = {
         name: await _get_or_add(session, m.Role, {"name": name, "domain_key": m.GLOBAL_DOMAIN_KEY})
         for name in ROLE_NAMES
     }
-    for project, password, role in (("admin", sec.admin_password, "admin"), ("demo", sec.demo_password, "member")):
-        proj = await _get_or_add(session, m.Project, {"name": project, "domain_id": DEFAULT_DOMAIN_ID},
-                                 description=f"Bootstrap project {project}")
-        where = {"name": project, "domain_id": DEFAULT_DOMAIN_ID}
-        user = await _find(session, m.User, where) or await _get_or_add(
-            session, m.User, where, password_hash=await hasher.hash(password), default_project_id=proj.id
+    for project, password, role in (
+        ("admin", sec.admin_password, "admin"),
+        ("demo", sec.demo_password, "member"),
+    ):
+        proj = await _get_or_add(
+            session,
+            m.Project,
+            {"name": project, "domain_id": DEFAULT_DOMAIN_ID},
+            description=f"Bootstrap project {project}",
         )
-        await _get_or_add(session, m.Assignment, {"type": "UserProject", "actor_id": user.id,
-                                                  "target_id": proj.id, "role_id": roles[role].id,
-                                                  "inherited": False})
+        where: dict[str, object] = {"name": project, "domain_id": DEFAULT_DOMAIN_ID}
+        user = await _find(session, m.User, where) or await _get_or_add(
+            session,
+            m.User,
+            where,
+            password_hash=await hasher.hash(password),
+            default_project_id=proj.id,
+        )
+        await _get_or_add(
+            session,
+            m.Assignment,
+            {
+                "type": "UserProject",
+                "actor_id": user.id,
+                "target_id": proj.id,
+                "role_id": roles[role].id,
+                "inherited": False,
+            },
+        )
         if project == "demo":
             await _ensure_ec2(session, user.id, proj.id, sec, crypto)
 
 
-async def _ensure_ec2(session: AsyncSession, user_id: str, project_id: str, sec: Secrets, crypto: CredentialCrypto) -> None:
+async def _ensure_ec2(
+    session: AsyncSession, user_id: str, project_id: str, sec: Secrets, crypto: CredentialCrypto
+) -> None:
     cred_id = hashlib.sha256(sec.demo_ec2_access.encode()).hexdigest()
     if await session.get(m.Credential, cred_id) is not None:
         return
-    blob = json.dumps({"access": sec.demo_ec2_access, "secret": sec.demo_ec2_secret, "trust_id": None})
-    session.add(m.Credential(id=cred_id, user_id=user_id, project_id=project_id, type="ec2",
-                             encrypted_blob=crypto.encrypt(blob), access_key=sec.demo_ec2_access))
+    blob = json.dumps(
+        {"access": sec.demo_ec2_access, "secret": sec.demo_ec2_secret, "trust_id": None}
+    )
+    session.add(
+        m.Credential(
+            id=cred_id,
+            user_id=user_id,
+            project_id=project_id,
+            type="ec2",
+            encrypted_blob=crypto.encrypt(blob),
+            access_key=sec.demo_ec2_access,
+        )
+    )
 
 
-async def sync_catalog(session: AsyncSession, urls: dict[str, tuple[CatalogEntry, str]], region: str) -> None:
+async def sync_catalog(
+    session: AsyncSession,
+    urls: dict[str, tuple[CatalogEntry, str]],
+    region: str,
+    *,
+    prune: bool = True,
+) -> None:
     """Make the catalog list exactly the Stratus services that run, at their current URLs.
 
     ``urls`` maps a catalog type to its entry and base URL. Entries created by hand (not
-    marked as managed) are never touched.
+    marked as managed) are never touched. ``prune=False`` keeps managed entries missing
+    from ``urls``: ``stratus bootstrap`` sets the URLs it is given on a multi-node cloud,
+    where it cannot know every service that runs elsewhere.
     """
     managed = (await session.execute(sa.select(m.CatalogService))).scalars().all()
     managed_by_type = {s.type: s for s in managed if s.extra.get(MANAGED)}
     for svc_type, stale in managed_by_type.items():
-        if svc_type not in urls:
+        if prune and svc_type not in urls:
             await session.delete(stale)
     for svc_type, (entry, base) in urls.items():
         svc = managed_by_type.get(svc_type)
@@ -126,12 +176,18 @@ async def sync_catalog(session: AsyncSession, urls: dict[str, tuple[CatalogEntry
             svc = m.CatalogService(type=svc_type, name=entry.name, extra={MANAGED: True})
             session.add(svc)
             await session.flush()
-        existing = (await session.execute(sa.select(m.Endpoint).filter_by(service_id=svc.id))).scalars().all()
+        existing = (
+            (await session.execute(sa.select(m.Endpoint).filter_by(service_id=svc.id)))
+            .scalars()
+            .all()
+        )
         by_interface = {e.interface: e for e in existing}
         for interface in INTERFACES:
             url = base + entry.path
             ep = by_interface.get(interface)
             if ep is None:
-                session.add(m.Endpoint(service_id=svc.id, interface=interface, region_id=region, url=url))
+                session.add(
+                    m.Endpoint(service_id=svc.id, interface=interface, region_id=region, url=url)
+                )
             elif ep.url != url:
                 ep.url = url

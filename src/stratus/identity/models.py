@@ -177,7 +177,9 @@ class RevocationEvent(Base):
     """Tokens matching every non-null field and issued before ``issued_before`` are revoked."""
 
     __tablename__ = "revocation_events"
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     user_id: Mapped[str | None] = mapped_column(IdColumn, index=True)
     project_id: Mapped[str | None] = mapped_column(IdColumn)
     domain_id: Mapped[str | None] = mapped_column(IdColumn)

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 class IdentityService:
     name = "identity"
-    catalog = (CatalogEntry(type="identity", name="keystone", path="/v3"),)
+    catalog: tuple[CatalogEntry, ...] = (
+        CatalogEntry(type="identity", name="keystone", path="/v3"),
+    )
 
     def __init__(self) -> None:
         self.state: IdentityState | None = None

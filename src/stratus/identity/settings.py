@@ -25,8 +25,9 @@ class IdentitySettings(Section):
     validation_cache_ttl: float = Field(
         default=30.0,
         ge=0,
-        description="Seconds a validated token's answer is reused; revocations and local "
-        "changes clear the cache at once, changes on other nodes apply within this time.",
+        description="Seconds a validated token's answer is reused. Every identity write and "
+        "revocation is fanned out over the bus and clears every node's cache at once; "
+        "without a bus, nodes poll for revocations every few seconds.",
     )
     region: str = Field(default="RegionOne", description="Region named in the catalog.")
     password_hash_memory_kib: int = Field(

@@ -52,7 +52,9 @@ MEMBER = Rule("role:member", lambda c, p: c.has_any_role("admin", "member"))
 
 
 def param_is_own_user(param: str = "user_id") -> Rule:
-    return Rule(f"user_id:%({param})s", lambda c, p: c.user_id is not None and p.get(param) == c.user_id)
+    return Rule(
+        f"user_id:%({param})s", lambda c, p: c.user_id is not None and p.get(param) == c.user_id
+    )
 
 
 def param_is_own_project(param: str = "project_id") -> Rule:

@@ -64,7 +64,9 @@ class ApiRequest:
         try:
             return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInput("request.malformed_json", f"Malformed JSON in request body: {exc}") from None
+            raise InvalidInput(
+                "request.malformed_json", f"Malformed JSON in request body: {exc}"
+            ) from None
 
     async def model(self, model: type[M]) -> M:
         """Parse the body into ``model``; unknown or missing fields are a 400 that names them."""
@@ -144,7 +146,9 @@ def _endpoint(
         if spec.rule.needs_auth:
             token = request.headers.get(AUTH_HEADER)
             if not token:
-                raise Unauthenticated("auth.required", "The request you have made requires authentication.")
+                raise Unauthenticated(
+                    "auth.required", "The request you have made requires authentication."
+                )
             ctx = await authenticate(token, ctx.request_id)
             request.scope["state"]["ctx"] = ctx
         enforce(spec.rule.allows(ctx, request.path_params), spec.rule.name)
@@ -170,7 +174,9 @@ def build_router(
     return Router(routes=routes)
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":"), default=str),
         status_code=status,
