@@ -56,7 +56,7 @@ class IdentityService:
             credentials=CredentialCrypto(cred_keys.load_or_create()),
             bus=runtime.bus,
         )
-        await validator.start(runtime.bus)
+        await validator.start(runtime.bus, host=runtime.host)
         from stratus.identity.api import all_routes  # noqa: PLC0415 - routes import the state types
 
         router = build_router(
