@@ -148,8 +148,7 @@ class RevocationList:
             if value is not None and when <= single.get((field, value), -1.0):
                 return True
         return any(
-            when <= rule.issued_before
-            and all(_token_value(payload, f) == v for f, v in rule.match)
+            when <= rule.issued_before and all(_token_value(payload, f) == v for f, v in rule.match)
             for rule in self._compound
         )
 
