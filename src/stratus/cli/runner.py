@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -19,7 +19,7 @@ import uvicorn
 from stratus import services
 from stratus.cli.sockets import bind
 from stratus.common import rpc
-from stratus.common.db import Database, upgrade
+from stratus.common.db import Database, MigrationSet, upgrade
 from stratus.common.service import HttpApi, Runtime, Service
 from stratus.registry.reporter import HeartbeatReporter
 from stratus.settings import Settings
@@ -45,20 +45,25 @@ class Process:
         return self.sockets[name].getsockname()[1]  # type: ignore[no-any-return]
 
 
-async def migrate(settings: Settings, names: tuple[str, ...]) -> list[str]:
-    """Run each chosen service's migrations; return the services whose tables changed."""
-    changed = []
+async def service_databases(
+    settings: Settings, names: tuple[str, ...]
+) -> AsyncGenerator[tuple[str, MigrationSet, Database]]:
+    """Each chosen service's migration sets with a checked connection to its database."""
     for name in names:
         for mig in services.create(name).migrations():
             override = getattr(getattr(settings, name, None), "database_url", "")
             db = Database(settings.database_url(name, override))
             try:
                 await db.check()
-                if await upgrade(db, mig):
-                    changed.append(name)
+                yield name, mig, db
             finally:
                 await db.close()
-    return changed
+
+
+async def migrate(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    """Run each chosen service's migrations; return the services whose tables changed."""
+    async with contextlib.aclosing(service_databases(settings, names)) as dbs:
+        return [name async for name, mig, db in dbs if await upgrade(db, mig)]
 
 
 def bind_ports(proc: Process, ports: dict[str, int]) -> None:

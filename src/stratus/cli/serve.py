@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from stratus import services
 from stratus.cli import runner
-from stratus.common.db import Database, current_revision
+from stratus.common.db import current_revision
 from stratus.common.errors import InvalidInput
 from stratus.settings import Settings
 
@@ -16,20 +17,14 @@ log = logging.getLogger(__name__)
 
 async def check_migrated(settings: Settings, names: tuple[str, ...]) -> None:
     """Refuse to start on tables older than the code: ``stratus db upgrade`` first."""
-    for name in names:
-        for mig in services.create(name).migrations():
-            override = getattr(getattr(settings, name, None), "database_url", "")
-            db = Database(settings.database_url(name, override))
-            try:
-                await db.check()
-                if await current_revision(db, mig) != mig.head():
-                    raise InvalidInput(
-                        "db.not_migrated",
-                        f"the {name} tables are not at the current version; "
-                        "run 'stratus db upgrade' with the same config first",
-                    )
-            finally:
-                await db.close()
+    async with contextlib.aclosing(runner.service_databases(settings, names)) as dbs:
+        async for name, mig, db in dbs:
+            if await current_revision(db, mig) != mig.head():
+                raise InvalidInput(
+                    "db.not_migrated",
+                    f"the {name} tables are not at the current version; "
+                    "run 'stratus db upgrade' with the same config first",
+                )
 
 
 async def run(settings: Settings, names: tuple[str, ...]) -> None:

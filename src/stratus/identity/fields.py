@@ -105,7 +105,7 @@ class ResourceOptions(BaseModel):
     immutable: KsBool | None = None
 
 
-def merged_options(current: dict[str, Any], change: ResourceOptions | None) -> dict[str, Any]:
+def merged_options(current: dict[str, Any], change: BaseModel | None) -> dict[str, Any]:
     """Options after an update: a ``null`` value removes the option, as in Keystone."""
     out = dict(current)
     if change is not None:

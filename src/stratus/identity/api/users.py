@@ -86,17 +86,6 @@ class PasswordBody(BaseModel):
     user: PasswordChange
 
 
-def _options(current: dict[str, Any], change: UserOptions | None) -> dict[str, Any]:
-    out = dict(current)
-    if change is not None:
-        for key, value in change.model_dump(exclude_unset=True).items():
-            if value is None:
-                out.pop(key, None)
-            else:
-                out[key] = value
-    return out
-
-
 @routes.route("GET", "/v3/users", rule=ADMIN)
 async def list_users(req: ApiRequest) -> Response:
     """List users; filters ``name``, ``domain_id``, ``enabled``."""
@@ -136,7 +125,7 @@ async def create_user(req: ApiRequest) -> Response:
             description=body.description or "",
             email=body.email,
             extra=f.extras(body.model_extra),
-            options=_options({}, body.options),
+            options=f.merged_options({}, body.options),
         )
         s.add(row)
         await lookup.flush(s, clash)
@@ -165,7 +154,7 @@ async def _apply_update(s: AsyncSession, row: m.User, body: UserUpdate) -> None:
         row.description = body.description or ""
     if "email" in sent:
         row.email = body.email
-    row.options = _options(row.options, body.options)
+    row.options = f.merged_options(row.options, body.options)
     row.extra = {**row.extra, **f.extras(body.model_extra)}
 
 
