@@ -7,6 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import httpx
 import yaml
 
 from cloudproc import BIN, Cloud, clean_env, free_port
@@ -61,6 +62,14 @@ def test_admin_issues_a_token_and_lists_the_catalog(cloud: Cloud) -> None:
     identity = [c for c in catalog if c["Type"] == "identity"]
     assert identity, catalog
     assert f"127.0.0.1:{cloud.identity_port}" in str(identity[0]["Endpoints"])
+
+
+def test_unauthenticated_request_says_where_to_authenticate(cloud: Cloud) -> None:
+    r = httpx.get(f"{cloud.identity_url}/users", headers={"X-Auth-Token": "not-a-token"})
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == f'Keystone uri="{cloud.identity_url}"'
+    assert r.headers["x-openstack-request-id"].startswith("req-")
+    assert r.json()["error"]["code"] == 401
 
 
 def test_second_run_keeps_records_and_passwords(tmp_path: Path) -> None:

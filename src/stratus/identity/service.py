@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -65,7 +66,9 @@ class IdentityService:
             max_body=s.http.max_body_bytes,
             service=self.state,
         )
-        return HttpApi(EdgeMiddleware(router, render=keystone_fault), cfg.port)
+        auth_uri = f"http://{s.http.public_host}:{cfg.port}/v3"
+        render = functools.partial(keystone_fault, auth_uri=auth_uri)
+        return HttpApi(EdgeMiddleware(router, render=render), cfg.port)
 
     async def stop(self) -> None:
         if self.state is not None:

@@ -124,13 +124,22 @@ class RouteSpec:
 
 @dataclass
 class Routes:
-    """A collection a module fills with ``@routes.route(...)``."""
+    """A collection a module fills with ``@routes.route(...)``.
 
+    With a ``policy_prefix``, a refusal names the action as the API's own policy does
+    (``identity:list_users``) rather than the rule behind it.
+    """
+
+    policy_prefix: str = ""
     specs: list[RouteSpec] = field(default_factory=list)
 
     def route(self, method: str, path: str, *, rule: Rule) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.specs.append(RouteSpec(method.upper(), path, rule, handler))
+            if self.policy_prefix and rule.needs_auth:
+                named = rule.named(f"{self.policy_prefix}:{handler.__name__}")
+            else:
+                named = rule
+            self.specs.append(RouteSpec(method.upper(), path, named, handler))
             return handler
 
         return register

@@ -30,7 +30,7 @@ from stratus.identity import models as m
 from stratus.identity.effective_roles import scoped_role_ids
 from stratus.identity.state import base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 OWN = ADMIN | param_is_own_user()
 OWN_WRITE = ADMIN | (param_is_own_user() & MEMBER)
 CREATE = param_is_own_user() & MEMBER

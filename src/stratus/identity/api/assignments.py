@@ -25,7 +25,7 @@ from stratus.identity import models as m
 from stratus.identity.effective_roles import scoped_role_ids
 from stratus.identity.state import base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 A = m.Assignment
 
 

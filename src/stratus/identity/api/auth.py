@@ -30,7 +30,7 @@ from stratus.identity.passwords import PasswordHasher
 from stratus.identity.state import IdentityState, base_url, state_of
 from stratus.identity.tokens import AUTH_REQUIRED, TokenPayload
 
-routes = Routes()
+routes = Routes("identity")
 
 SUPPORTED = ("password", "token", "application_credential")
 SUBJECT = "X-Subject-Token"

@@ -25,7 +25,7 @@ from stratus.identity import lookup, views
 from stratus.identity import models as m
 from stratus.identity.state import base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 
 Interface = Literal["public", "internal", "admin"]
 Url = Annotated[str, StringConstraints(strict=True, max_length=225, pattern=r"^[a-zA-Z0-9+.-]+:.+")]

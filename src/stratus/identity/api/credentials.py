@@ -31,7 +31,7 @@ from stratus.identity.api.app_credentials import forbid_delegated
 from stratus.identity.effective_roles import scoped_role_ids
 from stratus.identity.state import IdentityState, base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 EC2 = "ec2"
 
 Blob = Annotated[str, StringConstraints(strict=True, max_length=65535)]

@@ -22,7 +22,7 @@ from stratus.identity import fields as f
 from stratus.identity import models as m
 from stratus.identity.state import base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 DEFAULT_DOMAIN_ID = "default"
 
 OWN_DOMAIN = Rule(

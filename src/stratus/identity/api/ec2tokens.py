@@ -31,7 +31,7 @@ from stratus.identity import sigv2, sigv4
 from stratus.identity.api.credentials import EC2, access_id
 from stratus.identity.state import IdentityState, state_of
 
-routes = Routes()
+routes = Routes("identity")
 SUBJECT = "X-Subject-Token"
 
 Text = Annotated[str, StringConstraints(strict=True, max_length=65535)]

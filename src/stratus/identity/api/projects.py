@@ -25,7 +25,7 @@ from stratus.identity import models as m
 from stratus.identity.effective_roles import ancestors
 from stratus.identity.state import base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 OWN = ADMIN | param_is_own_project()
 MAX_DEPTH = 5  # Keystone's default max_project_tree_depth
 

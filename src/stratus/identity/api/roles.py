@@ -22,7 +22,7 @@ from stratus.identity import lookup, views
 from stratus.identity import models as m
 from stratus.identity.state import base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 
 
 class RoleCreate(BaseModel):

@@ -23,7 +23,7 @@ from stratus.identity import models as m
 from stratus.identity.effective_roles import project_ids_of
 from stratus.identity.state import IdentityState, base_url, state_of
 
-routes = Routes()
+routes = Routes("identity")
 OWN = ADMIN | param_is_own_user()
 
 Password = Annotated[str, StringConstraints(strict=True, max_length=4096)]

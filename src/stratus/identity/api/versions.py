@@ -14,7 +14,7 @@ from stratus.common.asgi.policy import PUBLIC
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.identity.state import base_url
 
-routes = Routes()
+routes = Routes("identity")
 
 API_VERSION = "v3.14"
 UPDATED = "2020-04-07T00:00:00Z"
