@@ -18,6 +18,7 @@ import uvloop
 from rich.console import Console
 
 from stratus import __version__, services
+from stratus.cli import ring as ring_cli
 from stratus.common import logging as stratus_logging
 from stratus.common.errors import StratusError
 from stratus.settings import Settings, load_settings
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="run every service's migrations")
     upgrade.add_argument("services", nargs="*", metavar="SERVICE", help="default: all")
     upgrade.add_argument("--config", type=Path, help="TOML settings file")
+
+    ring_cli.add_parser(sub)
     return p
 
 
@@ -71,6 +74,9 @@ def _run(coro: Coroutine[Any, Any, object]) -> None:
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> None:
+    if args.command == "ring":  # offline operator tool: no settings, no logging set-up
+        ring_cli.run(args)
+        return
     settings = _settings(args)
     if args.command == "up":
         from stratus.cli import up  # noqa: PLC0415 - keep `stratus --help` fast

@@ -1,0 +1,183 @@
+"""Opening the current version of an object and streaming it out.
+
+Opening picks the newest ``.data`` (or reports the tombstone), checks that its metadata
+belongs to this name and matches the file's size (else the hash dir is quarantined and the
+object reads as missing), then lays the newest ``.meta`` over it. The file stays open, so
+a concurrent overwrite or delete cannot pull it from under a reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratus.objectstore.storage.config import DiskConfig
+from stratus.objectstore.storage.errors import (
+    CorruptObject,
+    ObjectDeleted,
+    ObjectExpired,
+    ObjectNotFound,
+)
+from stratus.objectstore.storage.hashdir import content_type_meta, list_versions
+from stratus.objectstore.storage.install import check_device
+from stratus.objectstore.storage.layout import FileName, Listing, ObjectLocation
+from stratus.objectstore.storage.metadata import ObjectMetadata, read_metadata, read_metadata_at
+from stratus.objectstore.storage.quarantine import quarantine_hash_dir
+from stratus.objectstore.storage.timestamp import Timestamp
+
+_ATTEMPTS = 3  # a version may be cleaned up between listing and opening it
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectView:
+    """The object as a client sees it: the data's facts with the newest POST applied."""
+
+    name: str
+    data_timestamp: Timestamp
+    timestamp: Timestamp  # of the newest write that changed anything (data or POST)
+    content_length: int
+    etag: str
+    content_type: str
+    user_meta: Mapping[str, str]
+    delete_at: int | None
+
+
+class ObjectReader:
+    """An open object; ``close()`` it (the object server does in its response)."""
+
+    def __init__(self, fd: int, loc: ObjectLocation, view: ObjectView, config: DiskConfig):
+        self._fd: int | None = fd
+        self._ahead: asyncio.Future[bytes] | None = None
+        self.loc = loc
+        self.view = view
+        self.config = config
+
+    async def chunks(self, start: int = 0, stop: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes ``[start, stop)``, read one chunk ahead. A whole-object read also checks
+        the MD5 at the end and quarantines the object if the disk returned other bytes."""
+        stop = self.view.content_length if stop is None else stop
+        whole = start == 0 and stop == self.view.content_length
+        md5 = hashlib.md5(usedforsecurity=False) if whole else None
+        pos = start
+        ahead = self._read_ahead(pos, stop, md5)
+        while ahead is not None:
+            chunk = await ahead
+            pos += len(chunk)
+            ahead = self._read_ahead(pos, stop, md5) if chunk else None
+            if chunk:
+                yield chunk
+        if pos != stop:
+            await self._quarantine(f"short read: {pos} of {stop} bytes")
+        elif md5 is not None and md5.hexdigest() != self.view.etag:
+            await self._quarantine(f"MD5 {md5.hexdigest()} != ETag {self.view.etag}")
+
+    def close(self) -> None:
+        """Close now, or once an outstanding read-ahead is done with the descriptor."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and not ahead.done():
+            ahead.add_done_callback(self._close_after)
+            return
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _close_after(self, ahead: asyncio.Future[bytes]) -> None:
+        if not ahead.cancelled():
+            ahead.exception()  # retrieved, so a failed read-ahead is not reported as lost
+        self.close()
+
+    def _read_ahead(
+        self, pos: int, stop: int, md5: hashlib._Hash | None
+    ) -> asyncio.Future[bytes] | None:
+        if pos >= stop or self._fd is None:
+            return None
+        size = min(self.config.read_chunk, stop - pos)
+        self._ahead = asyncio.ensure_future(
+            asyncio.to_thread(self._pread, self._fd, size, pos, md5)
+        )
+        return self._ahead
+
+    @staticmethod
+    def _pread(fd: int, size: int, pos: int, md5: hashlib._Hash | None) -> bytes:
+        chunk = os.pread(fd, size, pos)
+        if md5 is not None:
+            md5.update(chunk)
+        return chunk
+
+    async def _quarantine(self, why: str) -> None:
+        await asyncio.to_thread(quarantine_hash_dir, self.loc.device, self.loc.hash_dir, why)
+
+
+def open_object(loc: ObjectLocation, config: DiskConfig) -> ObjectReader:
+    """Blocking: the current version of ``loc``, or ``ObjectNotFound`` and its subtypes."""
+    check_device(loc.device, config)
+    for attempt in range(_ATTEMPTS):
+        _, listing = list_versions(loc.hash_dir)
+        if listing.tombstone is not None:
+            raise ObjectDeleted(loc.name, listing.tombstone.timestamp)
+        if listing.data is None:
+            raise ObjectNotFound(loc.name)
+        path = loc.hash_dir / listing.data.name
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            if attempt == _ATTEMPTS - 1:
+                raise ObjectNotFound(loc.name) from None
+            continue
+        try:
+            view = _view(fd, path, loc, listing)
+        except CorruptObject as exc:
+            os.close(fd)
+            quarantine_hash_dir(loc.device, loc.hash_dir, exc.message)
+            raise ObjectNotFound(loc.name, why=" (quarantined)") from exc
+        except BaseException:
+            os.close(fd)
+            raise
+        return ObjectReader(fd, loc, view, config)
+    raise AssertionError("unreachable")
+
+
+def _view(fd: int, path: Path, loc: ObjectLocation, listing: Listing) -> ObjectView:
+    data = read_metadata(fd, path)
+    if data.name != loc.name:
+        raise CorruptObject(str(path), f"holds {data.name!r}, not {loc.name!r}")
+    if data.content_length is None or data.etag is None:
+        raise CorruptObject(str(path), "data without length or ETag")
+    size = os.fstat(fd).st_size
+    if size != data.content_length:
+        raise CorruptObject(str(path), f"{size} bytes on disk, {data.content_length} recorded")
+    view = _apply_metas(data, loc.hash_dir, listing.metas)
+    if view.delete_at is not None and view.delete_at <= time.time():
+        raise ObjectExpired(loc.name, view.data_timestamp, view.delete_at)
+    return view
+
+
+def _apply_metas(data: ObjectMetadata, hash_dir: Path, metas: tuple[FileName, ...]) -> ObjectView:
+    """A POST replaces user metadata and X-Delete-At wholesale (the newest ``.meta``); the
+    content type is the newest among the data's and any ``.meta`` that set one."""
+    newest = data
+    ctype = data.content_type
+    if metas:
+        try:
+            newest = read_metadata_at(hash_dir / metas[0].name)
+            ctype_file = content_type_meta(hash_dir, metas)
+            if ctype_file is not None:
+                ctype_meta = read_metadata_at(hash_dir / ctype_file.name)
+                ctype = ctype_meta.content_type
+        except FileNotFoundError:
+            newest = data  # superseded while we looked: the next read sees the new state
+    return ObjectView(
+        name=data.name,
+        data_timestamp=data.timestamp,
+        timestamp=max(newest.timestamp, data.timestamp),
+        content_length=data.content_length or 0,
+        etag=data.etag or "",
+        content_type=ctype or "application/octet-stream",
+        user_meta=dict(newest.user_meta),
+        delete_at=newest.delete_at,
+    )

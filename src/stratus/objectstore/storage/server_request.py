@@ -1,0 +1,121 @@
+"""Reading a backend request: the path and the headers, strictly, so that anything
+malformed is a 400 naming the problem and never reaches the disk or becomes a 500.
+
+The path is taken from the raw bytes (``raw_path``) and percent-decoded to bytes before
+a strict UTF-8 decode: servers decode paths leniently, which would silently turn invalid
+UTF-8 into replacement characters and store the object under another name.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+from stratus.common.errors import InvalidInput
+from stratus.objectstore.storage.layout import SUFFIX_RE, ObjectAddress
+from stratus.objectstore.storage.timestamp import Timestamp
+
+MAX_PARTITION = 2**32
+_DIGITS = re.compile(r"[0-9]{1,20}")
+USER_META_PREFIX = "x-object-meta-"
+
+
+class LengthRequired(InvalidInput):
+    """A PUT with neither Content-Length nor chunked transfer encoding (411)."""
+
+    def __init__(self) -> None:
+        super().__init__("objectstore.request.length_required", "Content-Length required")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicateTarget:
+    device: str
+    partition: int
+    suffixes: tuple[str, ...]
+
+
+def _bad(message: str) -> InvalidInput:
+    return InvalidInput("objectstore.request.invalid", message)
+
+
+def request_path(scope: Scope) -> str:
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    raw = raw.split(b"?", 1)[0]
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad("Invalid UTF-8 in path") from None
+
+
+def _partition(text: str) -> int:
+    if not _DIGITS.fullmatch(text) or int(text) >= MAX_PARTITION:
+        raise _bad(f"Invalid partition {text!r}")
+    return int(text)
+
+
+def object_address(path: str) -> ObjectAddress:
+    """``/<device>/<partition>/<account>/<container>/<object...>`` (object may hold '/')."""
+    parts = path.split("/", 5)
+    if len(parts) != 6 or parts[0] != "" or not all(parts[1:]):
+        raise _bad("Path must be /device/partition/account/container/object")
+    if "\x00" in path:
+        raise _bad("Path contains a NUL character")
+    _, device, partition, account, container, obj = parts
+    return ObjectAddress(device, _partition(partition), account, container, obj)
+
+
+def replicate_target(path: str) -> ReplicateTarget:
+    """``/<device>/<partition>[/<suffix>-<suffix>...]``."""
+    parts = path.split("/")
+    if len(parts) not in (3, 4) or parts[0] != "" or not parts[1]:
+        raise _bad("Path must be /device/partition[/suffixes]")
+    suffixes = tuple(s for s in parts[3].split("-") if s) if len(parts) == 4 else ()
+    if not all(SUFFIX_RE.fullmatch(s) for s in suffixes):
+        raise _bad("Suffixes must be three lowercase hex digits joined by '-'")
+    return ReplicateTarget(parts[1], _partition(parts[2]), suffixes)
+
+
+def required_timestamp(headers: Headers) -> Timestamp:
+    value = headers.get("x-timestamp")
+    if value is None:
+        raise _bad("Missing X-Timestamp header")
+    return Timestamp.parse(value.strip())
+
+
+def content_length(headers: Headers) -> int | None:
+    """The announced length; ``None`` for a chunked body."""
+    value = headers.get("content-length")
+    if value is None:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return None
+        raise LengthRequired
+    if not _DIGITS.fullmatch(value.strip()):
+        raise _bad(f"Invalid Content-Length {value!r}")
+    return int(value)
+
+
+def delete_at(headers: Headers) -> int | None:
+    """X-Delete-At: whole seconds, in the future (an expired write is pointless)."""
+    value = headers.get("x-delete-at")
+    if value is None or value == "":
+        return None
+    if not _DIGITS.fullmatch(value.strip()):
+        raise _bad(f"Invalid X-Delete-At {value!r}")
+    when = int(value)
+    if when <= time.time():
+        raise _bad("X-Delete-At is in the past")
+    return when
+
+
+def user_meta(headers: Headers) -> Mapping[str, str]:
+    return {
+        name[len(USER_META_PREFIX) :]: value
+        for name, value in headers.items()
+        if name.startswith(USER_META_PREFIX) and len(name) > len(USER_META_PREFIX)
+    }

@@ -1,0 +1,165 @@
+"""Streaming a PUT's body to disk without holding it in memory or blocking the loop.
+
+Chunks from the network are gathered up to ``write_buffer`` bytes, then written and hashed
+(MD5 releases the GIL on large buffers) in a worker thread while the next buffer fills, so
+network and disk overlap and at most two buffers are in memory. Nothing is visible until
+``commit()``: a writer that is aborted, or never committed (client gone, length or ETag
+wrong, exception), leaves no trace but an unlinked temp file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from types import TracebackType
+
+from stratus.objectstore.storage.config import DiskConfig
+from stratus.objectstore.storage.errors import EtagMismatch, LengthMismatch
+from stratus.objectstore.storage.install import attach_metadata, install, new_temp, storage_error
+from stratus.objectstore.storage.layout import DATA, FileName, ObjectLocation
+from stratus.objectstore.storage.metadata import ObjectMetadata
+
+
+class ObjectWriter:
+    """One PUT in progress: ``async with manager.create(...) as w: await w.write(...)``."""
+
+    def __init__(
+        self,
+        loc: ObjectLocation,
+        config: DiskConfig,
+        *,
+        expected_length: int | None,
+        expected_etag: str | None,
+    ) -> None:
+        self.loc = loc
+        self.config = config
+        self.expected_length = expected_length
+        self.expected_etag = expected_etag.strip('"').lower() if expected_etag else None
+        self.received = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._pending: asyncio.Future[None] | None = None
+        self._fd: int | None = None
+        self._tmp: Path | None = None
+        self._done = False
+
+    async def open(self) -> ObjectWriter:
+        self._fd, self._tmp = await asyncio.to_thread(self._open_blocking)
+        return self
+
+    def _open_blocking(self) -> tuple[int, Path]:
+        fd, tmp = new_temp(self.loc.device, self.config)
+        if self.expected_length:
+            try:
+                os.posix_fallocate(fd, 0, self.expected_length)
+            except OSError as exc:
+                os.close(fd)
+                tmp.unlink()
+                raise storage_error(exc, self.loc.device) from exc
+        return fd, tmp
+
+    async def write(self, chunk: bytes) -> None:
+        """Accept the next piece of the body (a too-long body fails at once)."""
+        if not chunk:
+            return
+        self.received += len(chunk)
+        if self.expected_length is not None and self.received > self.expected_length:
+            raise LengthMismatch(self.expected_length, self.received)
+        self._buffer.append(chunk)
+        self._buffered += len(chunk)
+        if self._buffered >= self.config.write_buffer:
+            await self._wait_pending()
+            data = self._take_buffer()
+            self._pending = asyncio.ensure_future(asyncio.to_thread(self._write_blocking, data))
+
+    async def commit(self, meta: ObjectMetadata) -> ObjectMetadata:
+        """Check length and ETag, attach metadata, fsync, and make the object visible.
+
+        ``meta`` gives name, timestamp, content type and user metadata; length and ETag
+        are filled in from what was received. Raises ``NewerExists`` when a newer write
+        reached the object first (the temp file is then removed).
+        """
+        await self._wait_pending()
+        data = self._take_buffer()
+        self._pending = asyncio.ensure_future(asyncio.to_thread(self._commit_blocking, meta, data))
+        await self._wait_pending()
+        return meta.updated(content_length=self.received, etag=self._md5.hexdigest())
+
+    def abort(self) -> None:
+        """Drop the write (safe to call any time, twice, or from a ``finally``)."""
+        if self._done:
+            return
+        self._done = True
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.add_done_callback(lambda _: self._close())  # the thread still uses fd
+        else:
+            self._close()
+
+    async def __aenter__(self) -> ObjectWriter:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.abort()
+
+    # ---- worker-thread side ------------------------------------------------------------
+
+    def _write_blocking(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise storage_error(exc, self.loc.device) from exc
+        self._md5.update(data)
+
+    def _commit_blocking(self, meta: ObjectMetadata, data: bytes) -> None:
+        if data:
+            self._write_blocking(data)
+        if self.expected_length is not None and self.received != self.expected_length:
+            raise LengthMismatch(self.expected_length, self.received)
+        etag = self._md5.hexdigest()
+        if self.expected_etag is not None and self.expected_etag != etag:
+            raise EtagMismatch(self.expected_etag, etag)
+        assert self._fd is not None and self._tmp is not None
+        meta = meta.updated(content_length=self.received, etag=etag)
+        os.ftruncate(self._fd, self.received)  # in case fallocate reserved more
+        sidecar = attach_metadata(self._fd, meta, self.config)
+        if self.config.fsync:
+            os.fsync(self._fd)
+        self._close()
+        self._done = True  # from here, install() owns (and always removes) the temp file
+        version = FileName.of(meta.timestamp, DATA)
+        install(self.loc, self._tmp, version, meta, sidecar=sidecar, config=self.config)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _take_buffer(self) -> bytes:
+        data = b"".join(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        return data
+
+    async def _wait_pending(self) -> None:
+        """Wait for the worker thread; shielded, so a cancelled request still lets
+        ``abort()`` see the thread running and close the file only after it."""
+        pending = self._pending
+        if pending is not None:
+            await asyncio.shield(pending)
+            self._pending = None
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
