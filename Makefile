@@ -5,7 +5,7 @@ PYTHON   ?= python3
 STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
 ARGS     ?=
 
-.PHONY: up test lint unit functional integration bench system-deps clean
+.PHONY: up test lint unit functional integration bench system-deps clean tempest
 
 up: $(STAMP)
 	$(VENV)/bin/stratus up $(ARGS)
@@ -30,6 +30,10 @@ integration: system-deps $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/identity.py
+
+# tempest's identity API tests against a fresh `stratus up` (tempest in its own .venv-tempest)
+tempest: $(STAMP)
+	VENV=$(VENV) PYTHON=$(PYTHON) scripts/tempest-identity.sh
 
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then scripts/system-deps.sh; else sudo scripts/system-deps.sh; fi

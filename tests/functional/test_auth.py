@@ -28,7 +28,7 @@ from stratus.common.rpc import Bus, connect
 from stratus.common.service import CatalogEntry
 from stratus.identity import models as m
 from stratus.identity import revocation
-from stratus.identity.api import auth, versions
+from stratus.identity.api import auth, auth_scopes, versions
 from stratus.identity.bootstrap import Secrets, bootstrap, sync_catalog
 from stratus.identity.credential_crypto import CredentialCrypto
 from stratus.identity.faults import keystone_fault
@@ -94,7 +94,7 @@ async def build_identity(
     validator = TokenValidator(db, tokens, cache_ttl=30, poll_interval=poll_interval)
     state = IdentityState(IdentitySettings(), db, hasher, tokens, validator, crypto, bus)
     await validator.start(bus, host=f"node-{uuid.uuid4().hex[:8]}")
-    specs = [*versions.routes.specs, *auth.routes.specs]
+    specs = [*versions.routes.specs, *auth.routes.specs, *auth_scopes.routes.specs]
     router = build_router(
         specs, authenticate=validator.authenticate, max_body=1 << 20, service=state
     )

@@ -184,3 +184,16 @@ def test_revocation_list_matches_by_field_and_time(provider: TokenProvider) -> N
     )
     assert other.is_revoked(payload)
     assert other.add([Rule(4, (), 0)]) == 0  # already seen
+
+
+def test_system_token_round_trips_without_a_scope_id(provider: TokenProvider) -> None:
+    payload = provider.new_payload(hexid(), ["password"], system=True)
+    decoded = provider.decode(provider.issue(payload))
+    assert decoded == payload
+    assert decoded.system and decoded.project_id is None and decoded.domain_id is None
+    assert len(pack(payload)) == len(pack(provider.new_payload(hexid(), ["password"])))
+
+
+def test_system_flag_yields_to_a_project_or_domain_scope(provider: TokenProvider) -> None:
+    assert not provider.new_payload(hexid(), ["password"], project_id=hexid(), system=True).system
+    assert not provider.new_payload(hexid(), ["password"], domain_id="default", system=True).system

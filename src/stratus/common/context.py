@@ -25,6 +25,7 @@ class RequestContext(BaseModel):
     project_id: str | None = None
     project_domain_id: str | None = None
     domain_id: str | None = None  # set for a domain-scoped token
+    system_scope: str | None = None  # "all" for a system-scoped token
     roles: list[str] = Field(default_factory=list)
     is_admin_project: bool = False
     auth_token: str | None = Field(default=None, exclude=True, repr=False)

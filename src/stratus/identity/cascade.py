@@ -41,7 +41,9 @@ async def delete_users(session: AsyncSession, user_ids: Sequence[str]) -> None:
         return
     ids = list(user_ids)
     await session.execute(
-        sa.delete(A).where(A.actor_id.in_(ids), A.type.in_(("UserProject", "UserDomain")))
+        sa.delete(A).where(
+            A.actor_id.in_(ids), A.type.in_(("UserProject", "UserDomain", "UserSystem"))
+        )
     )
     await session.execute(sa.delete(m.GroupMember).where(m.GroupMember.user_id.in_(ids)))
     await session.execute(
@@ -58,10 +60,22 @@ async def delete_groups(session: AsyncSession, group_ids: Sequence[str]) -> None
         return
     ids = list(group_ids)
     await session.execute(
-        sa.delete(A).where(A.actor_id.in_(ids), A.type.in_(("GroupProject", "GroupDomain")))
+        sa.delete(A).where(
+            A.actor_id.in_(ids), A.type.in_(("GroupProject", "GroupDomain", "GroupSystem"))
+        )
     )
     await session.execute(sa.delete(m.GroupMember).where(m.GroupMember.group_id.in_(ids)))
     await session.execute(sa.delete(m.Group).where(m.Group.id.in_(ids)))
+
+
+async def delete_role_rules(session: AsyncSession, role_ids: Sequence[str]) -> None:
+    """Remove the implied-role rules a role takes part in, either side."""
+    rule = m.ImpliedRole
+    await session.execute(
+        sa.delete(rule).where(
+            sa.or_(rule.prior_role_id.in_(role_ids), rule.implied_role_id.in_(role_ids))
+        )
+    )
 
 
 async def _ids(
@@ -83,6 +97,7 @@ async def delete_domain(session: AsyncSession, domain_id: str) -> None:
     role_ids = await _ids(session, m.Role.id, m.Role.domain_id == domain_id)
     if role_ids:
         await session.execute(sa.delete(A).where(A.role_id.in_(role_ids)))
+        await delete_role_rules(session, role_ids)
         await session.execute(sa.delete(m.Role).where(m.Role.id.in_(role_ids)))
     await revocation.revoke_domain(session, domain_id)
     await session.execute(sa.delete(m.Domain).where(m.Domain.id == domain_id))

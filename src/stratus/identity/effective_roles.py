@@ -3,8 +3,9 @@
 A role reaches a user on a project in four ways, as in Keystone: assigned to the user on
 the project, assigned to one of the user's groups on the project, assigned *inherited* on
 the project's domain (to the user or a group), or assigned *inherited* on an ancestor
-project. An inherited assignment never applies to its own target. Token validation asks
-this for every cache miss, so the per-scope answer is one SQL statement.
+project. An inherited assignment never applies to its own target. The roles granted are
+then expanded by the implied-role rules (``implied_roles``). Token validation asks this
+for every cache miss: one statement for the grants, two small ones for the expansion.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stratus.identity.implied_roles import effective_role_ids
 from stratus.identity.models import Assignment, GroupMember, Project, Role
 
 A = Assignment
@@ -49,7 +51,7 @@ def _groups_of(user_id: str) -> sa.Select[str]:
 
 
 def _held_by(user_id: str, kind: str) -> sa.ColumnElement[bool]:
-    """Assignments of ``kind`` (Project/Domain) made to the user or to one of its groups."""
+    """Assignments of ``kind`` (Project/Domain/System) made to the user or to one of its groups."""
     return sa.or_(
         sa.and_(A.type == f"User{kind}", A.actor_id == user_id),
         sa.and_(A.type == f"Group{kind}", A.actor_id.in_(_groups_of(user_id))),
@@ -80,8 +82,12 @@ def _domain_role_ids(user_id: str, domain_id: str) -> sa.Select[str]:
 
 
 async def _named(session: AsyncSession, ids: sa.Select[str]) -> list[RoleRef]:
+    """The roles granted by ``ids`` as a token carries them (implied roles included)."""
+    held = await effective_role_ids(session, (await session.scalars(ids)).all())
+    if not held:
+        return []
     rows = await session.execute(
-        sa.select(Role.id, Role.name).where(Role.id.in_(ids)).order_by(Role.name)
+        sa.select(Role.id, Role.name).where(Role.id.in_(held)).order_by(Role.name)
     )
     return [RoleRef(rid, name) for rid, name in rows]
 
@@ -109,6 +115,11 @@ async def roles_on_project(
 async def roles_on_domain(session: AsyncSession, user_id: str, domain_id: str) -> list[RoleRef]:
     """Roles the user holds on the domain itself (inherited ones apply to its projects only)."""
     return await _named(session, _domain_role_ids(user_id, domain_id))
+
+
+async def roles_on_system(session: AsyncSession, user_id: str) -> list[RoleRef]:
+    """Roles the user holds on the system, directly or through a group."""
+    return await _named(session, sa.select(A.role_id).where(_held_by(user_id, "System")))
 
 
 async def scoped_role_ids(

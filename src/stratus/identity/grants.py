@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stratus.common.context import RequestContext
 from stratus.common.errors import Unauthenticated
 from stratus.identity.catalog import CatalogJson
-from stratus.identity.effective_roles import RoleRef, ancestors, roles_on_domain, roles_on_project
+from stratus.identity.effective_roles import (
+    RoleRef,
+    ancestors,
+    roles_on_domain,
+    roles_on_project,
+    roles_on_system,
+)
 from stratus.identity.models import ApplicationCredential, Domain, Project, User
 from stratus.identity.tokens import AUTH_REQUIRED, TokenPayload
 
@@ -67,7 +73,7 @@ class ValidatedToken:
 
     @property
     def scoped(self) -> bool:
-        return self.project is not None or self.domain is not None
+        return self.project is not None or self.domain is not None or self.payload.system
 
     def context(self) -> RequestContext:
         return RequestContext(
@@ -76,6 +82,7 @@ class ValidatedToken:
             project_id=self.project.id if self.project else None,
             project_domain_id=self.project.domain.id if self.project else None,
             domain_id=self.domain.id if self.domain else None,
+            system_scope="all" if self.payload.system else None,
             roles=[r.name for r in self.roles],
             app_cred_id=self.payload.app_cred_id,
             audit_ids=list(self.payload.audit_ids),
@@ -106,6 +113,8 @@ class ValidatedToken:
             token["is_domain"] = False
         if self.domain is not None:
             token["domain"] = {"id": self.domain.id, "name": self.domain.name}
+        if p.system:
+            token["system"] = {"all": True}
         if self.scoped:
             token["roles"] = [{"id": r.id, "name": r.name} for r in self.roles]
             if include_catalog:
@@ -155,6 +164,8 @@ async def describe(session: AsyncSession, payload: TokenPayload) -> ValidatedTok
     elif payload.domain_id is not None:
         validated.domain = await _domain(session, payload.domain_id)
         roles = await roles_on_domain(session, payload.user_id, payload.domain_id)
+    elif payload.system:
+        roles = await roles_on_system(session, payload.user_id)
     if payload.app_cred_id is not None:
         validated.app_cred, roles = await _app_cred(session, payload, roles)
     if validated.scoped and not roles:

@@ -107,7 +107,22 @@ class Assignment(Base):
     inherited: Mapped[bool] = mapped_column(primary_key=True, default=False)
 
 
+class ImpliedRole(Base):
+    """An inference rule: whoever holds ``prior_role_id`` also holds ``implied_role_id``."""
+
+    __tablename__ = "implied_roles"
+    prior_role_id: Mapped[str] = mapped_column(
+        IdColumn, sa.ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    implied_role_id: Mapped[str] = mapped_column(
+        IdColumn, sa.ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 ASSIGNMENT_TYPES = ("UserProject", "UserDomain", "GroupProject", "GroupDomain")
+# Grants on the system (Keystone's system scope) share the table, with a fixed target.
+SYSTEM_ASSIGNMENT_TYPES = {"user": "UserSystem", "group": "GroupSystem"}
+SYSTEM_TARGET = "system"
 
 
 class Region(Base):
@@ -189,3 +204,13 @@ class RevocationEvent(Base):
     issued_before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class Policy(Base):
+    """A policy blob stored for other services (Keystone's deprecated ``/v3/policies``)."""
+
+    __tablename__ = "policies"
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(sa.String(255))
+    blob: Mapped[str] = mapped_column(sa.Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

@@ -10,7 +10,7 @@ grants one entry per project below their target; the expansion itself lives in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.errors import InvalidInput
 from stratus.identity import fields as f
+from stratus.identity import implied_roles
 from stratus.identity import models as m
 from stratus.identity.effective_roles import effective_assignments
 from stratus.identity.views import Json, url
@@ -81,11 +82,14 @@ class Listed:
     inherited: bool  # shown as OS-INHERIT:inherited_to (never in effective answers)
     assignment: str  # path of the grant it comes from, under /v3
     membership: str | None = None
+    prior_role: str | None = None  # the role that implied this one (effective answers)
 
 
 def grant_path(kind: str, actor: str, target: str, role_id: str, inherited: bool) -> str:
     """The /v3 path of a grant: kind is an assignment type such as ``GroupDomain``."""
     actors = "users" if kind.startswith("User") else "groups"
+    if kind.endswith("System"):
+        return f"system/{actors}/{actor}/roles/{role_id}"
     targets = "projects" if kind.endswith("Project") else "domains"
     path = f"{targets}/{target}/{actors}/{actor}/roles/{role_id}"
     return f"OS-INHERIT/{path}/inherited_to_projects" if inherited else path
@@ -110,9 +114,11 @@ async def _subtree(s: AsyncSession, project_id: str) -> set[str]:
 async def _stored(s: AsyncSession, flt: Filters, projects: set[str] | None) -> list[Listed]:
     stmt = sa.select(A)
     if flt.user_id:
-        stmt = stmt.where(A.actor_id == flt.user_id, A.type.in_(("UserProject", "UserDomain")))
+        stmt = stmt.where(A.actor_id == flt.user_id, A.type.startswith("User"))
     if flt.group_id:
-        stmt = stmt.where(A.actor_id == flt.group_id, A.type.in_(("GroupProject", "GroupDomain")))
+        stmt = stmt.where(A.actor_id == flt.group_id, A.type.startswith("Group"))
+    if flt.system:
+        stmt = stmt.where(A.type.in_(m.SYSTEM_ASSIGNMENT_TYPES.values()))
     if flt.role_id:
         stmt = stmt.where(A.role_id == flt.role_id)
     if projects is not None:
@@ -126,7 +132,7 @@ async def _stored(s: AsyncSession, flt: Filters, projects: set[str] | None) -> l
         Listed(
             a.role_id,
             ("user" if a.type.startswith("User") else "group", a.actor_id),
-            ("project" if a.type.endswith("Project") else "domain", a.target_id),
+            _target_of(a),
             a.inherited,
             grant_path(a.type, a.actor_id, a.target_id, a.role_id, a.inherited),
         )
@@ -134,11 +140,41 @@ async def _stored(s: AsyncSession, flt: Filters, projects: set[str] | None) -> l
     ]
 
 
+def _target_of(a: m.Assignment) -> tuple[str, str]:
+    if a.type.endswith("System"):
+        return ("system", "all")
+    return ("project" if a.type.endswith("Project") else "domain", a.target_id)
+
+
+async def _effective_system(s: AsyncSession, flt: Filters) -> list[Listed]:
+    """System grants as each user holds them: group grants once per member."""
+    stmt = sa.select(A).where(A.type.in_(m.SYSTEM_ASSIGNMENT_TYPES.values()))
+    members = sa.select(m.GroupMember.group_id, m.GroupMember.user_id)
+    users_of: dict[str, list[str]] = {}
+    for gid, uid in (await s.execute(members)).all():
+        users_of.setdefault(gid, []).append(uid)
+    out = []
+    for a in (await s.scalars(stmt)).all():
+        path = grant_path(a.type, a.actor_id, a.target_id, a.role_id, False)
+        holders: list[tuple[str, str | None]]
+        if a.type.startswith("User"):
+            holders = [(a.actor_id, None)]
+        else:
+            holders = [(u, f"groups/{a.actor_id}/users/{u}") for u in users_of.get(a.actor_id, [])]
+        for uid, membership in holders:
+            if flt.user_id is None or uid == flt.user_id:
+                listed = Listed(
+                    a.role_id, ("user", uid), ("system", "all"), False, path, membership
+                )
+                out.append(listed)
+    return out
+
+
 async def _effective(s: AsyncSession, flt: Filters, projects: set[str] | None) -> list[Listed]:
     exact = flt.project_id if projects is None or not flt.include_subtree else None
     found = await effective_assignments(
-        s, user_id=flt.user_id, project_id=exact, domain_id=flt.domain_id, role_id=flt.role_id
-    )
+        s, user_id=flt.user_id, project_id=exact, domain_id=flt.domain_id
+    )  # the role filter applies after implied roles are expanded
     domains = set((await s.scalars(sa.select(m.Domain.id))).all())
     out = []
     for e in found:
@@ -161,26 +197,50 @@ async def _effective(s: AsyncSession, flt: Filters, projects: set[str] | None) -
 
 
 async def list_assignments(s: AsyncSession, flt: Filters, base: str) -> list[Json]:
-    if flt.system:
-        return []  # Stratus has no system scope
     projects = await _subtree(s, flt.project_id) if flt.include_subtree and flt.project_id else None
     if projects is None and flt.project_id:
         projects = {flt.project_id}
-    listed = await (_effective if flt.effective else _stored)(s, flt, projects)
+    if not flt.effective:
+        listed = await _stored(s, flt, projects)
+    elif flt.system:
+        listed = await _effective_system(s, flt)
+    else:
+        listed = await _effective(s, flt, projects)
+        if projects is None and not flt.domain_id:
+            listed += await _effective_system(s, flt)
+    if flt.effective:
+        listed = await _with_implied(s, listed, flt.role_id)
     names = await _Names.load(s, listed) if flt.include_names else None
     return [_render(item, base, names) for item in listed]
+
+
+async def _with_implied(s: AsyncSession, listed: list[Listed], role_id: str | None) -> list[Listed]:
+    """Each effective role followed by the roles it implies; domain-specific roles (which
+    only imply) dropped, as Keystone does."""
+    rules = await implied_roles.load_rules(s)
+    out = []
+    for item in listed:
+        for rid, prior in implied_roles.closure(rules, [item.role_id]).items():
+            out.append(item if prior is None else replace(item, role_id=rid, prior_role=prior))
+    hidden = await implied_roles.domain_specific(s, {i.role_id for i in out})
+    return [i for i in out if i.role_id not in hidden and role_id in (None, i.role_id)]
 
 
 def _render(item: Listed, base: str, names: _Names | None) -> Json:
     def ref(kind: str, ident: str) -> Json:
         return names.ref(kind, ident) if names is not None else {"id": ident}
 
-    scope: Json = {item.target[0]: ref(item.target[0], item.target[1])}
+    if item.target[0] == "system":
+        scope: Json = {"system": {"all": True}}
+    else:
+        scope = {item.target[0]: ref(item.target[0], item.target[1])}
     if item.inherited:
         scope["OS-INHERIT:inherited_to"] = "projects"
     links = {"assignment": url(base, item.assignment)}
     if item.membership is not None:
         links["membership"] = url(base, item.membership)
+    if item.prior_role is not None:
+        links["prior_role"] = url(base, "roles", item.prior_role)
     return {
         "role": ref("role", item.role_id),
         item.actor[0]: ref(item.actor[0], item.actor[1]),

@@ -8,10 +8,11 @@ validator). The payload is a small binary record rather than JSON so tokens stay
 Layout (version 1), big-endian::
 
     B version | B methods bitmask | B scope kind | B flags
-    user id | scope id (if scoped) | app-cred id (if flag)
+    user id | scope id (project or domain scope) | app-cred id (if flag)
     Q issued_at (microseconds) | Q expires_at (microseconds)
     B audit id count | 16 bytes per audit id
 
+A system-scoped token (Keystone's ``{"system": {"all": true}}``) has no scope id.
 An id is ``0x00`` + 16 bytes when it is 32 lowercase hex characters, else its UTF-8 length
 (1-255) followed by the bytes (Keystone's ``default`` domain id is not hex).
 """
@@ -54,6 +55,7 @@ class Scope(enum.IntEnum):
     UNSCOPED = 0
     PROJECT = 1
     DOMAIN = 2
+    SYSTEM = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class TokenPayload:
     project_id: str | None = None
     domain_id: str | None = None
     app_cred_id: str | None = None
+    system: bool = False  # scoped to the whole deployment ("all")
 
     @property
     def scope(self) -> Scope:
@@ -75,6 +78,8 @@ class TokenPayload:
             return Scope.PROJECT
         if self.domain_id is not None:
             return Scope.DOMAIN
+        if self.system:
+            return Scope.SYSTEM
         return Scope.UNSCOPED
 
     @property
@@ -116,6 +121,7 @@ class TokenProvider:
         *,
         project_id: str | None = None,
         domain_id: str | None = None,
+        system: bool = False,
         app_cred_id: str | None = None,
         parent: TokenPayload | None = None,
         not_after: dt.datetime | None = None,
@@ -139,6 +145,7 @@ class TokenProvider:
             project_id=project_id,
             domain_id=domain_id if project_id is None else None,
             app_cred_id=app_cred_id,
+            system=system and project_id is None and domain_id is None,
         )
 
     def issue(self, payload: TokenPayload) -> str:
@@ -193,7 +200,7 @@ def unpack(data: bytes) -> TokenPayload:
     pos = 4
     user_id, pos = _unpack_id(data, pos)
     scope_id = None
-    if kind is not Scope.UNSCOPED:
+    if kind in (Scope.PROJECT, Scope.DOMAIN):
         scope_id, pos = _unpack_id(data, pos)
     app_cred_id = None
     if flags & _FLAG_APP_CRED:
@@ -213,6 +220,7 @@ def unpack(data: bytes) -> TokenPayload:
         project_id=scope_id if kind is Scope.PROJECT else None,
         domain_id=scope_id if kind is Scope.DOMAIN else None,
         app_cred_id=app_cred_id,
+        system=kind is Scope.SYSTEM,
     )
 
 

@@ -142,7 +142,7 @@ class TokenValidator:
         """What ``payload`` grants now (user, scope, roles, catalog); no revocation check."""
         async with self.db.session() as session:
             validated = await describe(session, payload)
-        if validated.project is not None or validated.domain is not None:
+        if validated.scoped:
             project_id = validated.project.id if validated.project else None
             validated.catalog = await self.catalog.for_project(project_id)
         return validated

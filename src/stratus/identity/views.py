@@ -33,6 +33,14 @@ def timestamp(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def naive_iso(value: dt.datetime | None) -> str | None:
+    """UTC without an offset, microseconds only when non-zero: how Keystone serialises
+    the datetimes it stores as given (application credential ``expires_at``)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+
+
 def _with_extra(extra: dict[str, Any] | None, fields: Json, hidden: tuple[str, ...] = ()) -> Json:
     out = {k: v for k, v in (extra or {}).items() if k not in hidden}
     out.update(fields)
@@ -175,7 +183,7 @@ def app_credential(
         "description": ac.description or None,
         "user_id": ac.user_id,
         "project_id": ac.project_id,
-        "expires_at": timestamp(ac.expires_at),
+        "expires_at": naive_iso(ac.expires_at),
         "unrestricted": ac.unrestricted,
         "roles": [role_ref(r) for r in roles],
         "access_rules": [],

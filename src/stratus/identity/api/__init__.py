@@ -7,13 +7,17 @@ from stratus.identity.api import (
     app_credentials,
     assignments,
     auth,
+    auth_scopes,
     catalog,
     credentials,
     domains,
     ec2tokens,
     groups,
+    implied_roles,
+    policies,
     projects,
     roles,
+    system_grants,
     users,
     versions,
 )
@@ -21,16 +25,20 @@ from stratus.identity.api import (
 _MODULES = (
     versions,
     auth,
+    auth_scopes,
     domains,
     projects,
     users,
     groups,
     roles,
+    implied_roles,
     assignments,
+    system_grants,
     catalog,
     app_credentials,
     credentials,
     ec2tokens,
+    policies,
 )
 
 

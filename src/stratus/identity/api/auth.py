@@ -1,4 +1,4 @@
-"""``/v3/auth``: issue, validate and revoke tokens; the caller's catalog, projects, domains.
+"""``/v3/auth/tokens``: issue, validate and revoke tokens (the caller's scopes: ``auth_scopes``).
 
 Issuing is three steps: the methods name a user (``password``, ``token``,
 ``application_credential``), the scope is resolved (asked for, the credential's project,
@@ -20,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from stratus.common.asgi.policy import AUTHENTICATED, PUBLIC, enforce
-from stratus.common.asgi.routing import ApiRequest, Routes, json_response
-from stratus.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from stratus.identity import effective_roles, revocation, views
+from stratus.common.asgi.routing import ApiRequest, Routes
+from stratus.common.errors import InvalidInput, NotFound, Unauthenticated
+from stratus.identity import effective_roles, revocation
 from stratus.identity.fields import flag
 from stratus.identity.grants import ValidatedToken, refused
 from stratus.identity.models import ApplicationCredential, Domain, Project, User
 from stratus.identity.passwords import PasswordHasher
-from stratus.identity.state import IdentityState, base_url, state_of
+from stratus.identity.state import IdentityState, state_of
 from stratus.identity.tokens import AUTH_REQUIRED, TokenPayload
 
 routes = Routes("identity")
@@ -125,12 +125,13 @@ async def post_tokens(req: ApiRequest) -> Response:
     auth = (await req.model(AuthRequest)).auth
     who = await _identify(st, auth.identity)
     async with st.db.session() as session:
-        project_id, domain_id = await _scope(session, auth.scope, who)
+        project_id, domain_id, system = await _scope(session, auth.scope, who)
     payload = st.tokens.new_payload(
         who.user_id,
         who.methods,
         project_id=project_id,
         domain_id=domain_id,
+        system=system,
         app_cred_id=who.app_cred.id if who.app_cred else None,
         parent=who.parent,
         not_after=who.app_cred.expires_at if who.app_cred else None,
@@ -279,34 +280,37 @@ async def _domain_id(session: AsyncSession, ref: DomainRef) -> str | None:
 
 async def _scope(
     session: AsyncSession, scope: ScopeRef | Literal["unscoped"] | None, who: Identified
-) -> tuple[str | None, str | None]:
-    """(project_id, domain_id) the new token is for; 401 for a scope that does not exist."""
+) -> tuple[str | None, str | None, bool]:
+    """(project_id, domain_id, system) the new token is for; 401 for a scope that does not
+    exist. Roles are checked when the token is described: none there is a 401 too."""
     if who.app_cred is not None:
         wanted = scope.project if isinstance(scope, ScopeRef) else None
         if wanted is not None and await _project_id(session, wanted) != who.app_cred.project_id:
             raise refused("identity.app_cred.scope")
         if isinstance(scope, ScopeRef) and (scope.domain or scope.system):
             raise refused("identity.app_cred.scope")
-        return who.app_cred.project_id, None
+        return who.app_cred.project_id, None, False
     if scope == "unscoped":
-        return None, None
+        return None, None, False
     if scope is None:
-        return await _default_project(session, who), None
+        return await _default_project(session, who), None, False
     if sum(x is not None for x in (scope.project, scope.domain, scope.system)) > 1:
         raise InvalidInput("identity.auth.scope", "Only one of project, domain or system scope.")
     if scope.system is not None:
-        raise refused("identity.scope.system_unsupported")
+        if scope.system.get("all") is not True:
+            raise InvalidInput("identity.auth.system_scope", "The system scope must be all.")
+        return None, None, True
     if scope.project is not None:
         project_id = await _project_id(session, scope.project)
         if project_id is None:
             raise refused("identity.scope.not_found")
-        return project_id, None
+        return project_id, None, False
     if scope.domain is not None:
         domain_id = await _domain_id(session, scope.domain)
         if domain_id is None:
             raise refused("identity.scope.not_found")
-        return None, domain_id
-    return None, None
+        return None, domain_id, False
+    return None, None, False
 
 
 async def _project_id(session: AsyncSession, ref: ProjectRef) -> str | None:
@@ -367,51 +371,3 @@ async def delete_tokens(req: ApiRequest) -> Response:
         await revocation.revoke_token(session, validated.payload)
     st.changed()
     return Response(status_code=204)
-
-
-@routes.route("GET", "/v3/auth/catalog", rule=AUTHENTICATED)
-async def get_catalog(req: ApiRequest) -> Response:
-    ctx = req.ctx
-    if ctx.project_id is None and ctx.domain_id is None:
-        raise Forbidden(
-            "identity.catalog.unscoped",
-            "A project-scoped token is required to produce a service catalog.",
-        )
-    catalog = await state_of(req).validator.catalog.for_project(ctx.project_id)
-    self_url = views.url(base_url(req), "auth", "catalog")
-    return json_response(views.collection("catalog", catalog, self_url))
-
-
-@routes.route("GET", "/v3/auth/projects", rule=AUTHENTICATED)
-async def get_projects(req: ApiRequest) -> Response:
-    assert req.ctx.user_id is not None
-    base = base_url(req)
-    async with state_of(req).db.session() as session:
-        ids = await effective_roles.project_ids_of(session, req.ctx.user_id)
-        rows = (
-            await session.scalars(
-                sa.select(Project)
-                .join(Domain, Domain.id == Project.domain_id)
-                .where(Project.id.in_(ids), Project.enabled.is_(True), Domain.enabled.is_(True))
-                .order_by(Project.name)
-            )
-        ).all()
-    items = [views.project(base, p) for p in rows]
-    return json_response(views.collection("projects", items, views.url(base, "auth", "projects")))
-
-
-@routes.route("GET", "/v3/auth/domains", rule=AUTHENTICATED)
-async def get_domains(req: ApiRequest) -> Response:
-    assert req.ctx.user_id is not None
-    base = base_url(req)
-    async with state_of(req).db.session() as session:
-        ids = await effective_roles.domain_ids_of(session, req.ctx.user_id)
-        rows = (
-            await session.scalars(
-                sa.select(Domain)
-                .where(Domain.id.in_(ids), Domain.enabled.is_(True))
-                .order_by(Domain.name)
-            )
-        ).all()
-    items = [views.domain(base, d) for d in rows]
-    return json_response(views.collection("domains", items, views.url(base, "auth", "domains")))

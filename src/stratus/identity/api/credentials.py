@@ -56,6 +56,13 @@ class Ec2CreateBody(BaseModel):
     tenant_id: f.Id
 
 
+async def find_ec2(s: AsyncSession, access: str) -> m.Credential | None:
+    """The credential holding EC2 access key ``access`` (it may differ from the one whose
+    hash became the id, since an update may change the key)."""
+    query = sa.select(m.Credential).where(m.Credential.access_key == access)
+    return await lookup.first(s, query)
+
+
 def access_id(access: str) -> str:
     """The credential id of an EC2 access key (Keystone's ``hash_access_key``)."""
     return hashlib.sha256(access.encode()).hexdigest()
@@ -188,12 +195,10 @@ async def _apply_update(
             raise InvalidInput(
                 "identity.credential.project", "An ec2 credential needs a project_id."
             )
-        if access_id(str(_ec2_blob(blob)["access"])) != row.id:
-            raise InvalidInput(
-                "identity.credential.access",
-                "The access key of an ec2 credential cannot change: its id is derived from it.",
-            )
-        row.access_key = str(_ec2_blob(blob)["access"])
+        access = str(_ec2_blob(blob)["access"])
+        if access != row.access_key and await find_ec2(s, access) is not None:
+            raise lookup.conflict("credential", f"Duplicate access key {access}")
+        row.access_key = access  # the id keeps the first key's hash, as in Keystone
     row.encrypted_blob = st.credentials.encrypt(blob)
     row.extra = {**row.extra, **f.extras(body.model_extra)}
     return blob
@@ -280,7 +285,7 @@ async def _ec2_of(s: AsyncSession, req: ApiRequest) -> m.Credential:
     """The EC2 credential named by its access key, only under its owner's path."""
     await lookup.get(s, m.User, req.params["user_id"], "user")
     access = req.params["access"]
-    row = await s.get(m.Credential, access_id(access))
+    row = await find_ec2(s, access)
     if row is None or row.type != EC2 or row.user_id != req.params["user_id"]:
         raise lookup.not_found("credential", access)
     return row

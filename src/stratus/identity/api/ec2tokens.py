@@ -28,7 +28,7 @@ from stratus.common.asgi.routing import ApiRequest, Routes, parse_model
 from stratus.common.errors import InvalidInput, Unauthenticated
 from stratus.identity import models as m
 from stratus.identity import sigv2, sigv4
-from stratus.identity.api.credentials import EC2, access_id
+from stratus.identity.api.credentials import EC2, find_ec2
 from stratus.identity.state import IdentityState, state_of
 
 routes = Routes("identity")
@@ -71,7 +71,7 @@ async def _credentials(req: ApiRequest) -> SignedCredentials:
 
 async def _stored(st: IdentityState, access: str) -> tuple[m.Credential, dict[str, Any]]:
     async with st.db.session() as s:
-        row = await s.get(m.Credential, access_id(access))
+        row = await find_ec2(s, access)
     if row is None or row.type != EC2 or row.project_id is None:
         raise _rejected()
     try:

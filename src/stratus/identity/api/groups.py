@@ -70,7 +70,7 @@ async def create_group(req: ApiRequest) -> Response:
     domain_id = body.domain_id or req.ctx.project_domain_id or req.ctx.domain_id or "default"
     clash = lookup.duplicate_name("group", body.name, domain_id)
     async with state_of(req).db.session() as s:
-        await lookup.referenced(s, m.Domain, domain_id, "domain")
+        await lookup.get(s, m.Domain, domain_id, "domain")  # Keystone: 404
         same = sa.select(m.Group).where(m.Group.domain_id == domain_id, m.Group.name == body.name)
         if await lookup.first(s, same):
             raise clash

@@ -2,7 +2,7 @@
 
 Role names are unique among the global roles and within each domain; a global listing
 shows only global roles unless ``domain_id`` is given, as in Keystone. Deleting a role
-removes its assignments and takes it out of application credentials.
+removes its assignments and implied-role rules and takes it out of application credentials.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from starlette.responses import Response
 from stratus.common.asgi.policy import ADMIN
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.errors import InvalidInput
+from stratus.identity import cascade, lookup, views
 from stratus.identity import fields as f
-from stratus.identity import lookup, views
 from stratus.identity import models as m
 from stratus.identity.state import base_url, state_of
 
@@ -139,6 +139,7 @@ async def delete_role(req: ApiRequest) -> Response:
         row = await lookup.get(s, m.Role, req.params["role_id"], "role")
         f.assert_mutable("role", row.id, row.extra.get("options", {}))
         await s.execute(sa.delete(m.Assignment).where(m.Assignment.role_id == row.id))
+        await cascade.delete_role_rules(s, [row.id])
         holders = await lookup.all_of(s, sa.select(m.ApplicationCredential))
         for ac in holders:
             if row.id in ac.role_ids:

@@ -112,7 +112,7 @@ async def create_user(req: ApiRequest) -> Response:
     hashed = await st.passwords.hash(body.password) if body.password is not None else None
     clash = lookup.duplicate_name("user", body.name, domain_id)
     async with st.db.session() as s:
-        await lookup.referenced(s, m.Domain, domain_id, "domain")
+        await lookup.get(s, m.Domain, domain_id, "domain")  # Keystone: 404
         same = sa.select(m.User).where(m.User.domain_id == domain_id, m.User.name == body.name)
         if await lookup.first(s, same):
             raise clash
