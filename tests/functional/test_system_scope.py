@@ -68,8 +68,17 @@ def test_system_reader_grant_and_token(cloud: Cloud, person: tuple[dict[str, Any
     assert [r["name"] for r in body["roles"]] == ["reader"]
     assert "project" not in body and "catalog" in body
     assert get(cloud, token, "/auth/system").json()["system"] == [{"all": True}]
-    # a reader is no administrator
-    assert get(cloud, token, "/users").status_code == 403
+    # a system reader reads what administrators manage, and changes none of it
+    assert get(cloud, token, "/users").status_code == 200
+    assert get(cloud, token, "/projects").status_code == 200
+    refused = httpx.post(
+        f"{cloud.identity_url}/users",
+        headers={"X-Auth-Token": token},
+        json={"user": {"name": f"nope-{uuid.uuid4().hex[:8]}"}},
+        timeout=30,
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"].endswith("identity:create_user.")
 
     cloud.openstack("role", "remove", "--system", "all", "--user", user["id"], "reader")
     assert system_assignments(cloud, user["id"]) == []

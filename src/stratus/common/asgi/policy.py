@@ -49,6 +49,13 @@ AUTHENTICATED = Rule("authenticated", lambda c, p: c.user_id is not None)
 ADMIN = Rule("role:admin", lambda c, p: c.is_admin)
 READER = Rule("role:reader", lambda c, p: c.has_any_role("admin", "member", "reader"))
 MEMBER = Rule("role:member", lambda c, p: c.has_any_role("admin", "member"))
+SYSTEM_READER = Rule(
+    "role:reader and system_scope:all",
+    lambda c, p: c.system_scope == "all" and c.has_any_role("admin", "member", "reader"),
+)
+# Keystone's default for reading what only administrators change: an admin, or anyone
+# with a reader role (or higher) on the whole system, as auditing and tempest rely on.
+ADMIN_OR_SYSTEM_READER = ADMIN | SYSTEM_READER
 
 
 def param_is_own_user(param: str = "user_id") -> Rule:

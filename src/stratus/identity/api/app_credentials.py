@@ -20,7 +20,7 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN, MEMBER, param_is_own_user
+from stratus.common.asgi.policy import ADMIN, MEMBER, SYSTEM_READER, param_is_own_user
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.context import RequestContext
 from stratus.common.errors import Forbidden, InvalidInput
@@ -199,7 +199,7 @@ async def create_app_cred(req: ApiRequest) -> Response:
     return json_response({"application_credential": out}, status=201)
 
 
-@routes.route("GET", "/v3/users/{user_id}/application_credentials", rule=OWN)
+@routes.route("GET", "/v3/users/{user_id}/application_credentials", rule=OWN | SYSTEM_READER)
 async def list_app_creds(req: ApiRequest) -> Response:
     """A user's application credentials; filter ``name``."""
     query = sa.select(m.ApplicationCredential).where(
@@ -228,7 +228,7 @@ async def _owned(s: AsyncSession, req: ApiRequest) -> m.ApplicationCredential:
 MEMBER_PATH = "/v3/users/{user_id}/application_credentials/{app_cred_id}"
 
 
-@routes.route("GET", MEMBER_PATH, rule=OWN)
+@routes.route("GET", MEMBER_PATH, rule=OWN | SYSTEM_READER)
 async def get_app_cred(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await _owned(s, req)

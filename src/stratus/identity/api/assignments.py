@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN, AUTHENTICATED, enforce
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER, AUTHENTICATED, enforce
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.errors import Forbidden, NotFound
 from stratus.identity import lookup, revocation, role_assignments, views
@@ -206,10 +206,10 @@ def _register() -> None:
                 v = Variant(actor, target, inherited)
                 member = v.member_path()
                 routes.route("PUT", member, rule=ADMIN)(_put(v))
-                routes.route("GET", member, rule=ADMIN)(_check(v))
+                routes.route("GET", member, rule=ADMIN_OR_SYSTEM_READER)(_check(v))
                 routes.route("DELETE", member, rule=ADMIN)(_delete(v))
                 if target == "domain" or not inherited:
-                    routes.route("GET", v.list_path(), rule=ADMIN)(_list(v))
+                    routes.route("GET", v.list_path(), rule=ADMIN_OR_SYSTEM_READER)(_list(v))
 
 
 _register()

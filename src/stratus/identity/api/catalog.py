@@ -16,7 +16,7 @@ from pydantic import BaseModel, StrictBool, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN, AUTHENTICATED
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER, AUTHENTICATED
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.db.types import new_id
 from stratus.common.errors import Forbidden, InvalidInput
@@ -199,7 +199,7 @@ async def delete_region(req: ApiRequest) -> Response:
 # ---- services ------------------------------------------------------------------------
 
 
-@routes.route("GET", "/v3/services", rule=ADMIN)
+@routes.route("GET", "/v3/services", rule=ADMIN_OR_SYSTEM_READER)
 async def list_services(req: ApiRequest) -> Response:
     """List services; filters ``type`` and ``name``."""
     query = sa.select(m.CatalogService).order_by(m.CatalogService.type)
@@ -233,7 +233,7 @@ async def create_service(req: ApiRequest) -> Response:
     return json_response({"service": views.service(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/services/{service_id}", rule=ADMIN)
+@routes.route("GET", "/v3/services/{service_id}", rule=ADMIN_OR_SYSTEM_READER)
 async def get_service(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.CatalogService, req.params["service_id"], "service")
@@ -288,7 +288,7 @@ async def _endpoint_region(s: AsyncSession, body: EndpointFields) -> str | None:
     return None
 
 
-@routes.route("GET", "/v3/endpoints", rule=ADMIN)
+@routes.route("GET", "/v3/endpoints", rule=ADMIN_OR_SYSTEM_READER)
 async def list_endpoints(req: ApiRequest) -> Response:
     """List endpoints; filters ``interface``, ``service_id``, ``region_id``."""
     query = sa.select(m.Endpoint).order_by(m.Endpoint.service_id, m.Endpoint.interface)
@@ -327,7 +327,7 @@ async def create_endpoint(req: ApiRequest) -> Response:
     return json_response({"endpoint": views.endpoint(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/endpoints/{endpoint_id}", rule=ADMIN)
+@routes.route("GET", "/v3/endpoints/{endpoint_id}", rule=ADMIN_OR_SYSTEM_READER)
 async def get_endpoint(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Endpoint, req.params["endpoint_id"], "endpoint")

@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN, AUTHENTICATED, MEMBER, enforce, param_is_own_user
+from stratus.common.asgi.policy import (
+    ADMIN,
+    AUTHENTICATED,
+    MEMBER,
+    SYSTEM_READER,
+    enforce,
+    param_is_own_user,
+)
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.context import RequestContext
 from stratus.common.errors import InvalidInput
@@ -235,7 +242,7 @@ def _ec2_view(st: IdentityState, base: str, row: m.Credential) -> views.Json:
     return views.ec2_credential(base, row, _ec2_blob(_plain(st, row)))
 
 
-@routes.route("GET", EC2_PATH, rule=OWN)
+@routes.route("GET", EC2_PATH, rule=OWN | SYSTEM_READER)
 async def list_ec2(req: ApiRequest) -> Response:
     st = state_of(req)
     async with st.db.session() as s:
@@ -291,7 +298,7 @@ async def _ec2_of(s: AsyncSession, req: ApiRequest) -> m.Credential:
     return row
 
 
-@routes.route("GET", EC2_PATH + "/{access}", rule=OWN)
+@routes.route("GET", EC2_PATH + "/{access}", rule=OWN | SYSTEM_READER)
 async def get_ec2(req: ApiRequest) -> Response:
     st = state_of(req)
     async with st.db.session() as s:

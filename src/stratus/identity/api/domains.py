@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN, Rule
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER, SYSTEM_READER, Rule
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.db.types import new_id
 from stratus.common.errors import Forbidden
@@ -73,7 +73,7 @@ def _extra(
     return out
 
 
-@routes.route("GET", "/v3/domains", rule=ADMIN)
+@routes.route("GET", "/v3/domains", rule=ADMIN_OR_SYSTEM_READER)
 async def list_domains(req: ApiRequest) -> Response:
     """List domains, filtered by ``name`` and ``enabled``."""
     query = sa.select(m.Domain).order_by(m.Domain.name)
@@ -114,7 +114,7 @@ async def create_domain(req: ApiRequest) -> Response:
     return json_response({"domain": views.domain(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/domains/{domain_id}", rule=ADMIN | OWN_DOMAIN)
+@routes.route("GET", "/v3/domains/{domain_id}", rule=ADMIN | OWN_DOMAIN | SYSTEM_READER)
 async def get_domain(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Domain, req.params["domain_id"], "domain")

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.errors import InvalidInput, NotFound
 from stratus.identity import cascade, lookup, views
@@ -48,7 +48,7 @@ class UpdateBody(BaseModel):
     group: GroupUpdate
 
 
-@routes.route("GET", "/v3/groups", rule=ADMIN)
+@routes.route("GET", "/v3/groups", rule=ADMIN_OR_SYSTEM_READER)
 async def list_groups(req: ApiRequest) -> Response:
     """List groups; filters ``name`` and ``domain_id``."""
     query = sa.select(m.Group).order_by(m.Group.name)
@@ -85,7 +85,7 @@ async def create_group(req: ApiRequest) -> Response:
     return json_response({"group": views.group(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/groups/{group_id}", rule=ADMIN)
+@routes.route("GET", "/v3/groups/{group_id}", rule=ADMIN_OR_SYSTEM_READER)
 async def get_group(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Group, req.params["group_id"], "group")
@@ -126,7 +126,7 @@ async def delete_group(req: ApiRequest) -> Response:
     return Response(status_code=204)
 
 
-@routes.route("GET", "/v3/groups/{group_id}/users", rule=ADMIN)
+@routes.route("GET", "/v3/groups/{group_id}/users", rule=ADMIN_OR_SYSTEM_READER)
 async def list_members(req: ApiRequest) -> Response:
     """Members of a group; filters ``name``, ``domain_id``, ``enabled``."""
     query = (
@@ -178,7 +178,7 @@ def _not_member(req: ApiRequest) -> NotFound:
     )
 
 
-@routes.route("GET", MEMBER_PATH, rule=ADMIN)
+@routes.route("GET", MEMBER_PATH, rule=ADMIN_OR_SYSTEM_READER)
 async def check_member(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         if await _member(req, s) is None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.errors import Forbidden, InvalidInput, NotFound
 from stratus.identity import implied_roles, lookup, views
@@ -72,7 +72,7 @@ async def create_implied_role(req: ApiRequest) -> Response:
     return json_response(body, status=201)
 
 
-@routes.route("GET", RULE_PATH, rule=ADMIN)
+@routes.route("GET", RULE_PATH, rule=ADMIN_OR_SYSTEM_READER)
 async def get_implied_role(req: ApiRequest) -> Response:
     """Show a rule; ``HEAD`` checks it (204)."""
     async with state_of(req).db.session() as s:
@@ -113,7 +113,7 @@ async def _inference(
     return {"prior_role": _ref(base, prior), "implies": [_ref(base, r) for r in implied]}
 
 
-@routes.route("GET", "/v3/roles/{prior_role_id}/implies", rule=ADMIN)
+@routes.route("GET", "/v3/roles/{prior_role_id}/implies", rule=ADMIN_OR_SYSTEM_READER)
 async def list_implied_roles(req: ApiRequest) -> Response:
     """The roles a role implies directly."""
     base = base_url(req)
@@ -124,7 +124,7 @@ async def list_implied_roles(req: ApiRequest) -> Response:
     return json_response({"role_inference": inference, "links": _self_link(base, prior.id)})
 
 
-@routes.route("GET", "/v3/role_inferences", rule=ADMIN)
+@routes.route("GET", "/v3/role_inferences", rule=ADMIN_OR_SYSTEM_READER)
 async def list_role_inference_rules(req: ApiRequest) -> Response:
     """Every rule, grouped by prior role."""
     base = base_url(req)

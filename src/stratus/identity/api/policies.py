@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.identity import fields as f
 from stratus.identity import lookup, views
@@ -57,7 +57,7 @@ def _view(base: str, p: m.Policy) -> views.Json:
     return out
 
 
-@routes.route("GET", "/v3/policies", rule=ADMIN)
+@routes.route("GET", "/v3/policies", rule=ADMIN_OR_SYSTEM_READER)
 async def list_policies(req: ApiRequest) -> Response:
     """List policies; filter ``type``."""
     query = sa.select(m.Policy).order_by(m.Policy.id)
@@ -81,7 +81,7 @@ async def create_policy(req: ApiRequest) -> Response:
     return json_response({"policy": _view(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/policies/{policy_id}", rule=ADMIN)
+@routes.route("GET", "/v3/policies/{policy_id}", rule=ADMIN_OR_SYSTEM_READER)
 async def get_policy(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Policy, req.params["policy_id"], "policy")

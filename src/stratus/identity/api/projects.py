@@ -15,7 +15,12 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN, param_is_own_project
+from stratus.common.asgi.policy import (
+    ADMIN,
+    ADMIN_OR_SYSTEM_READER,
+    SYSTEM_READER,
+    param_is_own_project,
+)
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response, parse_model
 from stratus.common.context import RequestContext
 from stratus.common.errors import Forbidden, InvalidInput, NotFound
@@ -149,7 +154,7 @@ def _list_query(req: ApiRequest, domain_ids: set[str]) -> sa.Select[m.Project]:
     return query
 
 
-@routes.route("GET", "/v3/projects", rule=ADMIN)
+@routes.route("GET", "/v3/projects", rule=ADMIN_OR_SYSTEM_READER)
 async def list_projects(req: ApiRequest) -> Response:
     """List projects; filters ``name``, ``domain_id``, ``enabled``, ``parent_id``, tags."""
     rows: list[m.Project] = []
@@ -192,7 +197,7 @@ async def create_project(req: ApiRequest) -> Response:
     return json_response({"project": views.project(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/projects/{project_id}", rule=OWN)
+@routes.route("GET", "/v3/projects/{project_id}", rule=OWN | SYSTEM_READER)
 async def get_project(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Project, req.params["project_id"], "project")
@@ -295,7 +300,7 @@ def _tags_body(req: ApiRequest, tags: list[str]) -> Response:
     return json_response({"tags": tags, "links": {"self": str(req.raw.url)}})
 
 
-@routes.route("GET", "/v3/projects/{project_id}/tags", rule=OWN)
+@routes.route("GET", "/v3/projects/{project_id}/tags", rule=OWN | SYSTEM_READER)
 async def list_tags(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Project, req.params["project_id"], "project")
@@ -319,7 +324,7 @@ async def clear_tags(req: ApiRequest) -> Response:
     return Response(status_code=204)
 
 
-@routes.route("GET", "/v3/projects/{project_id}/tags/{tag}", rule=OWN)
+@routes.route("GET", "/v3/projects/{project_id}/tags/{tag}", rule=OWN | SYSTEM_READER)
 async def check_tag(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Project, req.params["project_id"], "project")

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.errors import InvalidInput
 from stratus.identity import cascade, lookup, views
@@ -60,7 +60,7 @@ async def _name_taken(s: AsyncSession, name: str, domain_id: str | None) -> bool
     return await lookup.first(s, same) is not None
 
 
-@routes.route("GET", "/v3/roles", rule=ADMIN)
+@routes.route("GET", "/v3/roles", rule=ADMIN_OR_SYSTEM_READER)
 async def list_roles(req: ApiRequest) -> Response:
     """List global roles, or a domain's roles with ``?domain_id=``; filter ``name``."""
     query = sa.select(m.Role).where(m.Role.domain_key == _key(req.query.get("domain_id") or None))
@@ -97,7 +97,7 @@ async def create_role(req: ApiRequest) -> Response:
     return json_response({"role": views.role(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/roles/{role_id}", rule=ADMIN)
+@routes.route("GET", "/v3/roles/{role_id}", rule=ADMIN_OR_SYSTEM_READER)
 async def get_role(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.Role, req.params["role_id"], "role")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN
+from stratus.common.asgi.policy import ADMIN, ADMIN_OR_SYSTEM_READER
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.errors import InvalidInput, NotFound
 from stratus.identity import lookup, views
@@ -118,9 +118,9 @@ def _list(actor: str) -> Handler:
 def _register() -> None:
     for actor in ("user", "group"):
         base = f"/v3/system/{actor}s/{{{actor}_id}}/roles"
-        routes.route("GET", base, rule=ADMIN)(_list(actor))
+        routes.route("GET", base, rule=ADMIN_OR_SYSTEM_READER)(_list(actor))
         routes.route("PUT", f"{base}/{{role_id}}", rule=ADMIN)(_put(actor))
-        routes.route("GET", f"{base}/{{role_id}}", rule=ADMIN)(_check(actor))
+        routes.route("GET", f"{base}/{{role_id}}", rule=ADMIN_OR_SYSTEM_READER)(_check(actor))
         routes.route("DELETE", f"{base}/{{role_id}}", rule=ADMIN)(_delete(actor))
 
 

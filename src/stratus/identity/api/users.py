@@ -14,7 +14,13 @@ from pydantic import BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from stratus.common.asgi.policy import ADMIN, PUBLIC, param_is_own_user
+from stratus.common.asgi.policy import (
+    ADMIN,
+    ADMIN_OR_SYSTEM_READER,
+    PUBLIC,
+    SYSTEM_READER,
+    param_is_own_user,
+)
 from stratus.common.asgi.routing import ApiRequest, Routes, json_response
 from stratus.common.errors import InvalidInput, Unauthenticated
 from stratus.identity import cascade, lookup, revocation, views
@@ -86,7 +92,7 @@ class PasswordBody(BaseModel):
     user: PasswordChange
 
 
-@routes.route("GET", "/v3/users", rule=ADMIN)
+@routes.route("GET", "/v3/users", rule=ADMIN_OR_SYSTEM_READER)
 async def list_users(req: ApiRequest) -> Response:
     """List users; filters ``name``, ``domain_id``, ``enabled``."""
     query = sa.select(m.User).order_by(m.User.name)
@@ -132,7 +138,7 @@ async def create_user(req: ApiRequest) -> Response:
     return json_response({"user": views.user(base_url(req), row)}, status=201)
 
 
-@routes.route("GET", "/v3/users/{user_id}", rule=OWN)
+@routes.route("GET", "/v3/users/{user_id}", rule=OWN | SYSTEM_READER)
 async def get_user(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
         row = await lookup.get(s, m.User, req.params["user_id"], "user")
@@ -223,7 +229,7 @@ async def change_password(req: ApiRequest) -> Response:
     return Response(status_code=204)
 
 
-@routes.route("GET", "/v3/users/{user_id}/groups", rule=OWN)
+@routes.route("GET", "/v3/users/{user_id}/groups", rule=OWN | SYSTEM_READER)
 async def list_user_groups(req: ApiRequest) -> Response:
     """Groups the user belongs to; filter ``name``."""
     query = (
@@ -243,7 +249,7 @@ async def list_user_groups(req: ApiRequest) -> Response:
     )
 
 
-@routes.route("GET", "/v3/users/{user_id}/projects", rule=OWN)
+@routes.route("GET", "/v3/users/{user_id}/projects", rule=OWN | SYSTEM_READER)
 async def list_user_projects(req: ApiRequest) -> Response:
     """Projects where the user holds a role, directly, by group or inherited."""
     async with state_of(req).db.session() as s:
