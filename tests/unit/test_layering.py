@@ -8,7 +8,13 @@ import grimp
 
 FORBIDDEN = ("stratus.common.db", "sqlalchemy", "alembic", "aiosqlite", "asyncpg", "aiomysql")
 AGENT_LIKE = ("agent", "virt", "drivers", "backends", "reporter")
-ALWAYS = ("stratus.common.rpc", "stratus.registry.reporter", "stratus.registry.rpc")
+ALWAYS = (
+    "stratus.common.rpc",
+    "stratus.registry.reporter",
+    "stratus.registry.rpc",
+    "stratus.identity.client",  # API nodes authenticate without identity's DB credentials
+    "stratus.identity.rpc",
+)
 
 
 def agent_modules(graph: grimp.ImportGraph) -> list[str]:

@@ -9,12 +9,14 @@ from pathlib import Path
 from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.asgi.routing import build_router
 from stratus.common.db import Database, MigrationSet
+from stratus.common.rpc import Server
 from stratus.common.service import CatalogEntry, HttpApi, Runtime
 from stratus.identity.credential_crypto import CredentialCrypto
 from stratus.identity.faults import keystone_fault
 from stratus.identity.keys import KeyRepository
 from stratus.identity.migrations import MIGRATIONS
 from stratus.identity.passwords import PasswordHasher
+from stratus.identity.rpc import IDENTITY_TOPIC
 from stratus.identity.state import IdentityState
 from stratus.identity.tokens import TokenProvider
 from stratus.identity.validation import TokenValidator
@@ -30,6 +32,7 @@ class IdentityService:
 
     def __init__(self) -> None:
         self.state: IdentityState | None = None
+        self._rpc: Server | None = None
 
     def migrations(self) -> tuple[MigrationSet, ...]:
         return (MIGRATIONS,)
@@ -59,6 +62,12 @@ class IdentityService:
         )
         await validator.start(runtime.bus, host=runtime.host)
         from stratus.identity.api import all_routes  # noqa: PLC0415 - routes import the state types
+        from stratus.identity.rpc_server import identity_dispatcher  # noqa: PLC0415 - likewise
+
+        # Other services authenticate their callers through this (identity/client.py).
+        self._rpc = await runtime.bus.serve(
+            IDENTITY_TOPIC, identity_dispatcher(self.state), host=runtime.host
+        )
 
         router = build_router(
             all_routes(),
@@ -71,6 +80,9 @@ class IdentityService:
         return HttpApi(EdgeMiddleware(router, render=render), cfg.port)
 
     async def stop(self) -> None:
+        if self._rpc is not None:
+            await self._rpc.stop()
+            self._rpc = None
         if self.state is not None:
             await self.state.validator.stop()
             await self.state.db.close()

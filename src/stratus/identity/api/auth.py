@@ -121,8 +121,14 @@ def _token_response(validated: ValidatedToken, token: str, status: int, catalog:
 
 @routes.route("POST", "/v3/auth/tokens", rule=PUBLIC)
 async def post_tokens(req: ApiRequest) -> Response:
-    st = state_of(req)
     auth = (await req.model(AuthRequest)).auth
+    token, validated = await issue_token(state_of(req), auth)
+    return _token_response(validated, token, 201, not _flag(req, "nocatalog"))
+
+
+async def issue_token(st: IdentityState, auth: Auth) -> tuple[str, ValidatedToken]:
+    """Authenticate ``auth`` and issue its token: ``POST /v3/auth/tokens`` and the
+    ``identity.issue_token`` RPC share this, so both refuse and grant exactly alike."""
     who = await _identify(st, auth.identity)
     async with st.db.session() as session:
         project_id, domain_id, system = await _scope(session, auth.scope, who)
@@ -139,7 +145,7 @@ async def post_tokens(req: ApiRequest) -> Response:
     validated = await st.validator.describe(payload)
     token = st.tokens.issue(payload)
     st.validator.remember(token, validated)
-    return _token_response(validated, token, 201, not _flag(req, "nocatalog"))
+    return token, validated
 
 
 async def _identify(st: IdentityState, identity: Identity) -> Identified:
