@@ -1,0 +1,137 @@
+"""The proxy's ASGI app: path parsing, auth, dispatch by level and verb, Swift errors.
+
+``/v1/{account}[/{container}[/{object}]]`` goes to ``accounts``, ``containers`` or
+``objects`` (``copies`` for COPY and ``X-Copy-From``); ``/info`` and ``/healthcheck``
+need no auth. Every expected failure is raised as an error with a code and rendered in
+one place (``errors.swift_fault``) as Swift's plain-text status; anything unexpected is a
+500 at the shared ``EdgeMiddleware``, which also gives each request its id, returned as
+``X-Trans-Id`` too, the header Swift clients log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stratus.common.asgi.edge import EdgeMiddleware
+from stratus.common.errors import StratusError
+from stratus.objectstore.proxy import accounts, containers, copies, objects
+from stratus.objectstore.proxy.auth import ProxyAuth, may_access
+from stratus.objectstore.proxy.cluster import Cluster, ProxyConfig
+from stratus.objectstore.proxy.errors import (
+    bad_request,
+    forbidden,
+    plain_fault,
+    swift_fault,
+    unauthorized,
+)
+from stratus.objectstore.proxy.placement import Rings
+from stratus.objectstore.proxy.request import SwiftRequest, query_params, split_path, utf8_headers
+from stratus.objectstore.proxy.responses import RawResponse
+from stratus.objectstore.storage.server_request import request_path
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Cluster, SwiftRequest], Awaitable[ASGIApp]]
+METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "COPY", "OPTIONS"})
+
+
+class ProxyApp:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(self.cluster, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        trans_id = str(getattr(scope.get("state", {}).get("ctx"), "request_id", "")).encode()
+
+        async def send_with_trans_id(message: Message) -> None:
+            if message["type"] == "http.response.start" and trans_id:
+                message = {**message, "headers": [*message["headers"], (b"x-trans-id", trans_id)]}
+            await send(message)
+
+        try:
+            response = await self.route(scope, receive)
+        except StratusError as exc:
+            response = swift_fault(exc)
+        await response(scope, receive, send_with_trans_id)
+
+    async def route(self, scope: Scope, receive: Receive) -> ASGIApp:
+        path = request_path(scope)
+        method = scope["method"]
+        if path == "/info" and method in ("GET", "HEAD"):
+            body = json.dumps(self.cluster.constraints.info()).encode()
+            return RawResponse(200, [(b"content-type", b"application/json; charset=utf-8")], body)
+        if path == "/healthcheck" and method in ("GET", "HEAD"):
+            return RawResponse(200, [(b"content-type", b"text/plain")], b"OK")
+        if not path.startswith("/v1/"):
+            return plain_fault(404)
+        if method not in METHODS:
+            return plain_fault(405)
+        req = await self.request(scope, receive, path)
+        return await _handler(req)(self.cluster, req)
+
+    async def request(self, scope: Scope, receive: Receive, path: str) -> SwiftRequest:
+        """Parse, authenticate and authorise; names are checked before any backend call."""
+        account, container, obj = split_path(path)
+        headers = utf8_headers(scope)
+        caller = await self.cluster.auth.authenticate(headers)
+        if caller is None:
+            raise unauthorized()
+        if not may_access(caller, account):
+            raise forbidden()
+        self.cluster.constraints.check_names(account, container, obj)
+        method = scope["method"]
+        if method == "COPY" and obj is None:
+            raise bad_request("COPY needs an object")
+        return SwiftRequest(
+            scope, receive, method, account, container, obj, headers, query_params(scope), caller
+        )
+
+
+def _handler(req: SwiftRequest) -> Handler:
+    if req.method == "OPTIONS":
+        return _options
+    if req.obj is not None:
+        if req.method == "COPY":
+            return copies.copy
+        if req.method == "PUT" and "x-copy-from" in req.headers:
+            return copies.put_copy
+        return objects.handle
+    if req.container is not None:
+        return containers.handle
+    return accounts.handle
+
+
+async def _options(cluster: Cluster, req: SwiftRequest) -> ASGIApp:
+    allowed = (
+        objects.ALLOWED if req.obj else containers.ALLOWED if req.container else accounts.ALLOWED
+    )
+    return RawResponse(200, [(b"allow", allowed.encode())])
+
+
+async def _lifespan(cluster: Cluster, receive: Receive, send: Send) -> None:
+    """Close the backend connection pool when the server stops."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await cluster.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create_proxy(
+    rings: Rings, auth: ProxyAuth, config: ProxyConfig | None = None
+) -> tuple[ASGIApp, Cluster]:
+    """The proxy app (wrapped in the shared edge) and its cluster (close it at shutdown
+    when the server does not run the ASGI lifespan)."""
+    cluster = Cluster(config or ProxyConfig(), rings, auth)
+    return EdgeMiddleware(ProxyApp(cluster), render=plain_fault), cluster

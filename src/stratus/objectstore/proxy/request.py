@@ -1,0 +1,114 @@
+"""A client request as the handlers see it: names, headers and query decoded strictly,
+one ``X-Timestamp`` for the whole request, and the body as a stream of chunks.
+
+Names and header values are decoded as strict UTF-8 from the raw bytes: a lenient decode
+would store an object under a name the client never sent. The timestamp is taken once,
+so every replica of a write carries the same version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive, Scope
+
+from stratus.objectstore.proxy.auth import Caller
+from stratus.objectstore.proxy.errors import ClientDisconnected, bad_request
+from stratus.objectstore.storage.timestamp import Timestamp
+
+_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
+
+
+@dataclass(slots=True)
+class SwiftRequest:
+    scope: Scope
+    receive: Receive
+    method: str
+    account: str
+    container: str | None
+    obj: str | None
+    headers: dict[str, str]
+    query: dict[str, str]
+    caller: Caller
+    timestamp: Timestamp = field(default_factory=Timestamp.now)
+
+    @property
+    def trans_id(self) -> str:
+        ctx = self.scope.get("state", {}).get("ctx")
+        return str(getattr(ctx, "request_id", ""))
+
+    @property
+    def object_name(self) -> ObjectName:
+        assert self.container is not None and self.obj is not None
+        return ObjectName(self.account, self.container, self.obj)
+
+    def flag(self, name: str) -> bool:
+        return self.headers.get(name, "").strip().lower() in _TRUE
+
+    async def body(self, timeout: float) -> AsyncIterator[bytes]:  # noqa: ASYNC109
+        """The request body piece by piece, each within ``timeout`` seconds; a client
+        that disconnects or stalls raises ``ClientDisconnected``."""
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    message = await self.receive()
+            except TimeoutError:
+                raise ClientDisconnected(timed_out=True) from None
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected(timed_out=False)
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
+def utf8_headers(scope: Scope) -> dict[str, str]:
+    """Lower-cased names; values as UTF-8 text (a repeated header: the last one)."""
+    out: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        try:
+            out[name] = raw_value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise bad_request(f"Invalid UTF-8 in header {name}") from None
+    return out
+
+
+def query_params(scope: Scope) -> dict[str, str]:
+    raw: bytes = scope.get("query_string", b"")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise bad_request("Invalid UTF-8 in query string") from None
+    return dict(pairs)
+
+
+def split_path(path: str) -> tuple[str, str | None, str | None]:
+    """``/v1/{account}[/{container}[/{object}]]``; a trailing slash adds no level."""
+    parts = path.split("/", 4)
+    if len(parts) < 3 or parts[0] != "" or parts[1] != "v1" or not parts[2]:
+        raise bad_request("Invalid path")
+    account = parts[2]
+    container = parts[3] if len(parts) > 3 and parts[3] else None
+    obj = parts[4] if len(parts) > 4 and parts[4] else None
+    if obj is not None and container is None:
+        raise bad_request("Invalid path")
+    if "\x00" in path:
+        raise bad_request("Path contains a NUL character")
+    return account, container, obj
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectName:
+    """One object's full name; ``str()`` is Swift's ``/account/container/object``."""
+
+    account: str
+    container: str
+    obj: str
+
+    def __str__(self) -> str:
+        return f"/{self.account}/{self.container}/{self.obj}"
