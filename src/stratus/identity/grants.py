@@ -69,6 +69,8 @@ class ValidatedToken:
     domain: Named | None = None
     app_cred: AppCredInfo | None = None
     catalog: CatalogJson | None = None
+    # The validator's cache generation when this was read (see ``TokenValidator.remember``).
+    generation: int = field(default=-1, repr=False, compare=False)
     _json: dict[bool, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property

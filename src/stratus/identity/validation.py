@@ -140,16 +140,20 @@ class TokenValidator:
 
     async def describe(self, payload: TokenPayload) -> ValidatedToken:
         """What ``payload`` grants now (user, scope, roles, catalog); no revocation check."""
+        generation = self._generation
         async with self.db.session() as session:
             validated = await describe(session, payload)
         if validated.scoped:
             project_id = validated.project.id if validated.project else None
             validated.catalog = await self.catalog.for_project(project_id)
+        validated.generation = generation
         return validated
 
     def remember(self, token: str, validated: ValidatedToken) -> None:
-        """Cache a token just issued, so its first use is a hit."""
-        if self._ttl > 0:
+        """Cache a token just issued, so its first use is a hit; unless an identity write
+        came while it was being described (disabled user, revoked role...): that answer
+        may be stale, so its first use validates afresh."""
+        if self._ttl > 0 and validated.generation == self._generation:
             self._store(token, _Entry(validated))
 
     def _hit(self, token: str) -> _Entry | None:

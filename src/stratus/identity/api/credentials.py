@@ -40,6 +40,8 @@ from stratus.identity.state import IdentityState, base_url, state_of
 
 routes = Routes("identity")
 EC2 = "ec2"
+MAX_ACCESS = 255  # the access key column
+BOUND_KEYS = ("app_cred_id", "trust_id", "access_token_id")
 
 Blob = Annotated[str, StringConstraints(strict=True, max_length=65535)]
 CredType = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=255)]
@@ -83,13 +85,37 @@ def _ec2_blob(blob: str) -> dict[str, Any]:
     if (
         not isinstance(parsed, dict)
         or not isinstance(parsed.get("access"), str)
-        or not parsed["access"]
+        or not 0 < len(parsed["access"]) <= MAX_ACCESS
     ):
         raise InvalidInput(
             "identity.credential.blob",
             "Invalid blob in credential: an ec2 blob is a JSON object with an 'access' key.",
         )
     return parsed
+
+
+def _bindings(blob: str) -> dict[str, Any]:
+    """The delegation keys of a stored blob (empty if it is not a JSON object)."""
+    try:
+        parsed = json.loads(blob)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: parsed.get(k) for k in BOUND_KEYS}
+
+
+def _keep_bindings(old_blob: str, new_blob: str) -> None:
+    """Keystone's rule: an update may not change or drop what a credential is bound to
+    (otherwise a token of a restricted application credential could unbind the EC2 key it
+    made, and get tokens with all of its user's roles). Checked whatever the type says, so
+    a detour through another type cannot drop the binding either."""
+    before, after = _bindings(old_blob), _bindings(new_blob)
+    for key in BOUND_KEYS:
+        if before[key] is not None and before[key] != after[key]:
+            raise InvalidInput(
+                "identity.credential.bound", f"{key} can not be updated for credential."
+            )
 
 
 async def _check_project(
@@ -196,7 +222,10 @@ async def _apply_update(
             await _check_project(s, req.ctx, row.user_id, body.project_id)
         row.project_id = body.project_id
     row.type = body.type or row.type
-    blob = body.blob if body.blob is not None else _plain(st, row)
+    blob = _plain(st, row)
+    if body.blob is not None:
+        _keep_bindings(blob, body.blob)
+        blob = body.blob
     if row.type == EC2:
         if row.project_id is None:
             raise InvalidInput(
@@ -216,6 +245,7 @@ async def update_credential(req: ApiRequest) -> Response:
     body = (await req.model(CredentialBody)).credential
     f.check_update(body, req.params["credential_id"])
     async with state_of(req).db.session() as s:
+        await forbid_delegated(s, req, app_creds=False)
         row = await lookup.get(s, m.Credential, req.params["credential_id"], "credential")
         _may_touch(req.ctx, row, "identity:update_credential")
         blob = await _apply_update(s, req, row, body)
@@ -225,6 +255,7 @@ async def update_credential(req: ApiRequest) -> Response:
 @routes.route("DELETE", "/v3/credentials/{credential_id}", rule=MEMBER)
 async def delete_credential(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
+        await forbid_delegated(s, req, app_creds=False)
         row = await lookup.get(s, m.Credential, req.params["credential_id"], "credential")
         _may_touch(req.ctx, row, "identity:delete_credential")
         await s.delete(row)
@@ -309,5 +340,6 @@ async def get_ec2(req: ApiRequest) -> Response:
 @routes.route("DELETE", EC2_PATH + "/{access}", rule=OWN_WRITE)
 async def delete_ec2(req: ApiRequest) -> Response:
     async with state_of(req).db.session() as s:
+        await forbid_delegated(s, req, app_creds=False)
         await s.delete(await _ec2_of(s, req))
     return Response(status_code=204)

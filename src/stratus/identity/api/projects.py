@@ -9,6 +9,7 @@ its subtree is, and a project cannot move (``domain_id``/``parent_id`` are fixed
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -340,7 +341,8 @@ async def add_tag(req: ApiRequest) -> Response:
         row = await lookup.get(s, m.Project, req.params["project_id"], "project")
         tags = list(row.tags) if tag in row.tags else [*row.tags, tag]
         row.tags = parse_model(TagsBody, {"tags": tags}).tags
-    location = views.url(base_url(req), "projects", row.id, "tags", tag)
+    # A tag may hold any character but ',' and '/': quote it, or a header cannot carry it.
+    location = views.url(base_url(req), "projects", row.id, "tags", quote(tag, safe=""))
     return Response(status_code=201, headers={"Location": location})
 
 

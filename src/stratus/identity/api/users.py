@@ -7,6 +7,7 @@ event, as Keystone does; disabling also deletes the user's application credentia
 
 from __future__ import annotations
 
+import weakref
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from stratus.identity import cascade, lookup, revocation, views
 from stratus.identity import fields as f
 from stratus.identity import models as m
 from stratus.identity.effective_roles import project_ids_of
+from stratus.identity.passwords import PasswordHasher
 from stratus.identity.state import IdentityState, base_url, state_of
 
 routes = Routes("identity")
@@ -200,12 +202,29 @@ async def delete_user(req: ApiRequest) -> Response:
     return Response(status_code=204)
 
 
+_NO_USER_SECRET = "stratus-no-such-user"
+
+
+_stand_ins: weakref.WeakKeyDictionary[PasswordHasher, str] = weakref.WeakKeyDictionary()
+
+
+async def _stand_in_hash(hasher: PasswordHasher) -> str:
+    """A hash to verify against when there is no stored one (made once per hasher)."""
+    cached = _stand_ins.get(hasher)
+    if cached is None:
+        cached = _stand_ins[hasher] = await hasher.hash(_NO_USER_SECRET)
+    return cached
+
+
 async def _check_original(st: IdentityState, user_id: str, original: str) -> None:
-    """The caller proves who they are with the current password; any failure is one 401."""
+    """The caller proves who they are with the current password; any failure is one 401,
+    and costs one hash verification, so timing does not say whether the user exists, is
+    enabled or has a password."""
     async with st.db.session() as s:
         row = await s.get(m.User, user_id) if len(user_id) <= 64 else None
         stored = row.password_hash if row is not None and row.enabled else None
-    if not await st.passwords.verify(stored, original):
+    ok = await st.passwords.verify(stored or await _stand_in_hash(st.passwords), original)
+    if not stored or not ok:
         raise Unauthenticated(
             "identity.password.invalid",
             "Error when changing user password: Invalid user / password",
