@@ -190,7 +190,7 @@ def test_ec2_token_cannot_change_or_delete_credentials(
     assert s3_token(cloud, access, secret).status_code == 200
 
 
-@pytest.mark.parametrize("tag", ["caf\u00e9", "\u2603", "nul\x00", "a b?c#"])
+@pytest.mark.parametrize("tag", ["caf\u00e9", "\u2603", "tab\tcontrol", "a b?c#"])
 def test_project_tag_of_any_character_is_not_a_500(admin: Caller, tenant: Tenant, tag: str) -> None:
     """``PUT /v3/projects/{id}/tags/{tag}`` answers 201 with a quoted Location."""
     path = f"/projects/{tenant.project_id}/tags/{quote(tag, safe='')}"
@@ -200,3 +200,68 @@ def test_project_tag_of_any_character_is_not_a_500(admin: Caller, tenant: Tenant
     tags = admin.call("GET", f"/projects/{tenant.project_id}/tags").json()["tags"]
     assert tags == [tag]
     assert admin.call("GET", path).status_code == 204
+
+
+def test_nul_characters_are_refused_everywhere(cloud: Cloud) -> None:
+    """PostgreSQL cannot store NUL in text; every API refuses it as bad input, never a 500."""
+    token = cloud.openstack("token", "issue", "-f", "json")["id"]
+    headers = {"X-Auth-Token": token}
+    body = '{"project": {"name": "nul\\u0000name"}}'
+    made = httpx.post(
+        f"{cloud.identity_url}/projects",
+        headers=headers | {"Content-Type": "application/json"},
+        content=body,
+        timeout=30,
+    )
+    assert made.status_code == 400
+    assert "NUL" in made.json()["error"]["message"]
+    assert httpx.get(f"{cloud.identity_url}/users/a%00b", headers=headers).status_code == 400
+    assert httpx.get(f"{cloud.identity_url}/users?name=a%00b", headers=headers).status_code == 400
+    project = cloud.openstack("project", "show", "demo", "-f", "json")["id"]
+    tag = httpx.put(f"{cloud.identity_url}/projects/{project}/tags/nul%00", headers=headers)
+    assert tag.status_code == 400
+    assert (
+        "nul\x00"
+        not in httpx.get(f"{cloud.identity_url}/projects/{project}/tags", headers=headers).json()[
+            "tags"
+        ]
+    )
+
+
+def test_system_token_cannot_be_rescoped_to_a_project(cloud: Cloud) -> None:
+    """Keystone refuses to turn a system-scoped token into a project-scoped one."""
+    password = uuid.uuid4().hex
+    name = f"sysrescope-{uuid.uuid4().hex[:8]}"
+    user = cloud.openstack(
+        "user", "create", "--domain", "default", "--password", password, "-f", "json", name
+    )
+    try:
+        cloud.openstack("role", "add", "--system", "all", "--user", user["id"], "admin")
+        cloud.openstack("role", "add", "--project", "demo", "--user", user["id"], "member")
+        auth = {
+            "methods": ["password"],
+            "password": {"user": {"id": user["id"], "password": password}},
+        }
+        system = httpx.post(
+            f"{cloud.identity_url}/auth/tokens",
+            json={"auth": {"identity": auth, "scope": {"system": {"all": True}}}},
+            timeout=30,
+        )
+        assert system.status_code == 201
+        rescope = httpx.post(
+            f"{cloud.identity_url}/auth/tokens",
+            json={
+                "auth": {
+                    "identity": {
+                        "methods": ["token"],
+                        "token": {"id": system.headers["X-Subject-Token"]},
+                    },
+                    "scope": {"project": {"name": "demo", "domain": {"id": "default"}}},
+                }
+            },
+            timeout=30,
+        )
+        assert rescope.status_code == 403
+        assert "system-scoped" in rescope.json()["error"]["message"]
+    finally:
+        cloud.openstack("user", "delete", user["id"], check=False)

@@ -24,6 +24,8 @@ from stratus.common.errors import InvalidInput, TooLarge, Unauthenticated
 M = TypeVar("M", bound=BaseModel)
 
 AUTH_HEADER = "x-auth-token"
+# No database stores NUL in text alike (PostgreSQL refuses it), and no API name needs it.
+NUL_MESSAGE = "NUL characters are not allowed in the path, query or body."
 
 
 class Authenticator(Protocol):
@@ -61,6 +63,8 @@ class ApiRequest:
         data = await self.body()
         if not data.strip():
             raise InvalidInput("request.empty_body", "The request body is empty; JSON expected.")
+        if b"\\u0000" in data:
+            raise InvalidInput("request.nul", NUL_MESSAGE)
         try:
             return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -149,6 +153,8 @@ def _endpoint(
     specs: Mapping[str, RouteSpec], authenticate: Authenticator, max_body: int, service: Any
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        if "\x00" in request.url.path or "%00" in request.url.query:
+            raise InvalidInput("request.nul", NUL_MESSAGE)
         method = "GET" if request.method == "HEAD" else request.method
         spec = specs[method]
         ctx: RequestContext = request.scope["state"]["ctx"]

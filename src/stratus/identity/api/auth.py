@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from stratus.common.asgi.policy import AUTHENTICATED, PUBLIC, enforce
 from stratus.common.asgi.routing import ApiRequest, Routes
-from stratus.common.errors import InvalidInput, NotFound, Unauthenticated
+from stratus.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from stratus.identity import effective_roles, revocation
 from stratus.identity.fields import flag
 from stratus.identity.grants import ValidatedToken, refused
@@ -132,6 +132,12 @@ async def issue_token(st: IdentityState, auth: Auth) -> tuple[str, ValidatedToke
     who = await _identify(st, auth.identity)
     async with st.db.session() as session:
         project_id, domain_id, system = await _scope(session, auth.scope, who)
+    if who.parent is not None and who.parent.system and (project_id or domain_id):
+        raise Forbidden(
+            "identity.auth.system_rescope",
+            "Using a system-scoped token to create a project-scoped or domain-scoped "
+            "token is not allowed.",
+        )
     payload = st.tokens.new_payload(
         who.user_id,
         who.methods,
