@@ -55,14 +55,19 @@ trap 'exit 130' INT TERM
 PORT="$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
 # A clean environment: no OS_*/AWS_*/STRATUS_* a developer may have exported.
+unset_args() {
+    env | sed -n 's/^\(\(OS\|AWS\|STRATUS\)_[A-Za-z0-9_]*\)=.*/-u \1/p'
+}
 run_clean() {
-    env $(env | sed -n 's/^\(\(OS\|AWS\|STRATUS\)_[A-Za-z0-9_]*\)=.*/-u \1/p') "$@"
+    env $(unset_args) "$@"
 }
 
 echo "== stratus up on 127.0.0.1:$PORT ($STATE)"
 mkdir -p "$STATE"
-run_clean STRATUS_IDENTITY__PORT="$PORT" "$VENV/bin/stratus" up --state-dir "$STATE" \
-    >"$WORK/stratus-up.log" 2>&1 &
+# `exec` makes the background job the stratus process itself, so $! is its pid and the
+# cleanup's SIGTERM reaches it (a backgrounded function would leave it orphaned).
+(exec env $(unset_args) STRATUS_IDENTITY__PORT="$PORT" "$VENV/bin/stratus" up --state-dir "$STATE" \
+    >"$WORK/stratus-up.log" 2>&1) &
 STRATUS_PID=$!
 for _ in $(seq 1 600); do
     [ -e "$STATE/ready" ] && break
