@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
 from stratus.common.errors import InvalidInput
+from stratus.objectstore.asgi_io import query_params
 from stratus.objectstore.dbs.errors import PreconditionFailed
 from stratus.objectstore.dbs.listing import MAX_LIMIT, ListingQuery
 from stratus.objectstore.storage.server_request import MAX_PARTITION, request_path
@@ -76,18 +76,6 @@ def db_path(scope: Scope, *, min_parts: int, max_parts: int) -> DbPath:
     return DbPath(parts[1], partition_number(parts[2]), *names)
 
 
-def utf8_headers(scope: Scope) -> dict[str, str]:
-    """Header names lower-cased, values decoded as strict UTF-8 (a repeated header: last)."""
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        try:
-            out[name] = raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise bad(f"Invalid UTF-8 in header {name}") from None
-    return out
-
-
 def timestamp(headers: dict[str, str], name: str = "x-timestamp") -> Timestamp:
     value = headers.get(name)
     if value is None:
@@ -109,15 +97,6 @@ def count(headers: dict[str, str], name: str, default: int | None = None) -> int
     if not _DIGITS.fullmatch(value.strip()):
         raise bad(f"Invalid {name} {value!r}")
     return int(value)
-
-
-def query_params(scope: Scope) -> dict[str, str]:
-    raw: bytes = scope.get("query_string", b"")
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
-    except UnicodeDecodeError:
-        raise bad("Invalid UTF-8 in query string") from None
-    return dict(pairs)
 
 
 def listing_query(scope: Scope) -> ListingQuery:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import StratusError, TooLarge
+from stratus.objectstore.asgi_io import utf8_headers
 from stratus.objectstore.dbs import merge
 from stratus.objectstore.dbs.broker import Broker
 from stratus.objectstore.dbs.db_faults import db_fault
@@ -28,7 +29,6 @@ from stratus.objectstore.dbs.db_request import (
     bad,
     db_path,
     partition_number,
-    utf8_headers,
 )
 from stratus.objectstore.dbs.registry import AsyncDb, DbRegistry
 from stratus.objectstore.storage.server_faults import plain_text_fault

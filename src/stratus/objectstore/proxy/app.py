@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import StratusError
+from stratus.objectstore.asgi_io import query_params, utf8_headers
 from stratus.objectstore.proxy import accounts, containers, copies, objects
 from stratus.objectstore.proxy.auth import ProxyAuth, may_access
 from stratus.objectstore.proxy.cluster import Cluster, ProxyConfig
@@ -29,7 +30,7 @@ from stratus.objectstore.proxy.errors import (
     unauthorized,
 )
 from stratus.objectstore.proxy.placement import Rings
-from stratus.objectstore.proxy.request import SwiftRequest, query_params, split_path, utf8_headers
+from stratus.objectstore.proxy.request import SwiftRequest, split_path
 from stratus.objectstore.proxy.responses import RawResponse
 from stratus.objectstore.storage.server_request import request_path
 

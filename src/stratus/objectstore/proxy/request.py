@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope
 
@@ -64,27 +63,6 @@ class SwiftRequest:
                 yield chunk
             if not message.get("more_body", False):
                 return
-
-
-def utf8_headers(scope: Scope) -> dict[str, str]:
-    """Lower-cased names; values as UTF-8 text (a repeated header: the last one)."""
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        try:
-            out[name] = raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise bad_request(f"Invalid UTF-8 in header {name}") from None
-    return out
-
-
-def query_params(scope: Scope) -> dict[str, str]:
-    raw: bytes = scope.get("query_string", b"")
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise bad_request("Invalid UTF-8 in query string") from None
-    return dict(pairs)
 
 
 def split_path(path: str) -> tuple[str, str | None, str | None]:

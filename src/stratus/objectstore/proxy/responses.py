@@ -8,8 +8,6 @@ and hop-by-hop headers never reach the client.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 
@@ -17,6 +15,7 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from stratus.common.asgi.faults import title
+from stratus.objectstore.asgi_io import stream_unless_disconnected
 from stratus.objectstore.proxy.backend import RawHeaders
 
 log = logging.getLogger(__name__)
@@ -85,17 +84,9 @@ class StreamedResponse:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            streaming = asyncio.ensure_future(self._stream(send))
-            watching = asyncio.ensure_future(_until_disconnect(receive))
-            try:
-                await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (streaming, watching):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            if streaming.done() and not streaming.cancelled() and streaming.exception():
-                log.warning("object stream broke: %r", streaming.exception())
+            failure = await stream_unless_disconnected(self._stream(send), receive)
+            if failure is not None:
+                log.warning("object stream broke: %r", failure)
         finally:
             await self.source.aclose()
 
@@ -105,8 +96,3 @@ class StreamedResponse:
             async for chunk in self.source.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

@@ -7,13 +7,12 @@ of the server reading the rest of the object into the void.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from stratus.objectstore.asgi_io import stream_unless_disconnected
 from stratus.objectstore.storage.ranges import ByteRange
 from stratus.objectstore.storage.reader import ObjectReader, ObjectView
 from stratus.objectstore.storage.server_request import USER_META_PREFIX
@@ -60,17 +59,9 @@ class ObjectResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            streaming = asyncio.ensure_future(self._stream(send))
-            watching = asyncio.ensure_future(_until_disconnect(receive))
-            try:
-                await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (streaming, watching):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            if streaming.done() and not streaming.cancelled() and streaming.exception():
-                raise streaming.exception()  # type: ignore[misc]
+            failure = await stream_unless_disconnected(self._stream(send), receive)
+            if failure is not None:
+                raise failure
         finally:
             self.reader.close()
 
@@ -82,8 +73,3 @@ class ObjectResponse(Response):
             async for chunk in self.reader.chunks(self.span.start, self.span.stop):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
