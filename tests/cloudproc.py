@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -29,10 +30,25 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "AWS_", "STRATUS_"))}
 
 
+# The object store's services and the settings naming their ports.
+OBJECTSTORE_PORTS = {
+    "object-store": "STRATUS_OBJECTSTORE__PROXY_PORT",
+    "object-server": "STRATUS_OBJECTSTORE__OBJECT_PORT",
+    "container-server": "STRATUS_OBJECTSTORE__CONTAINER_PORT",
+    "account-server": "STRATUS_OBJECTSTORE__ACCOUNT_PORT",
+}
+
+
+def free_objectstore_ports() -> dict[str, int]:
+    return {name: free_port() for name in OBJECTSTORE_PORTS}
+
+
 @dataclass
 class Cloud:
     state_dir: Path
     identity_port: int
+    # free ports by default, so a test cloud never needs 8080 or 6200-6202
+    objectstore_ports: dict[str, int] = field(default_factory=free_objectstore_ports)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
 
@@ -44,12 +60,18 @@ class Cloud:
         return f"http://127.0.0.1:{self.identity_port}/v3"
 
     @property
+    def object_url(self) -> str:
+        return f"http://127.0.0.1:{self.objectstore_ports['object-store']}"
+
+    @property
     def clouds_yaml(self) -> Path:
         return self.state_dir / "clouds.yaml"
 
     def env(self) -> dict[str, str]:
         env = clean_env()
         env["STRATUS_IDENTITY__PORT"] = str(self.identity_port)
+        for name, var in OBJECTSTORE_PORTS.items():
+            env[var] = str(self.objectstore_ports[name])
         env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
         return env
 
@@ -115,6 +137,37 @@ class Cloud:
         if check and result.returncode != 0:
             raise AssertionError(
                 f"openstack {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
+    def swift_env(self) -> dict[str, str]:
+        """``ST_AUTH``, ``ST_USER`` and ``ST_KEY`` as ``swift.env`` exports them."""
+        values = {}
+        for line in (self.state_dir / "swift.env").read_text().splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            values[name] = shlex.split(value)[0]
+        return values
+
+    def swift(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real ``swift`` CLI with the credentials of ``swift.env`` (or ``env``)."""
+        result = subprocess.run(
+            [str(BIN / "swift"), *args],
+            env=clean_env() | (env if env is not None else self.swift_env()),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=cwd,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"swift {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
             )
         return result
 

@@ -20,9 +20,28 @@ def _identity() -> Service:
     return IdentityService()
 
 
+def _object_store(name: str) -> Callable[[], Service]:
+    def create() -> Service:
+        from stratus.objectstore import service  # noqa: PLC0415 - import on demand
+
+        classes: dict[str, type[Service]] = {
+            "object-server": service.ObjectServerService,
+            "container-server": service.ContainerServerService,
+            "account-server": service.AccountServerService,
+            "object-store": service.ObjectStoreService,
+        }
+        return classes[name]()
+
+    return create
+
+
+# The backends before the proxy, so the proxy's first request finds them serving.
+OBJECT_STORE = ("object-server", "container-server", "account-server", "object-store")
+
 FACTORIES: dict[str, Callable[[], Service]] = {
     "registry": _registry,
     "identity": _identity,
+    **{name: _object_store(name) for name in OBJECT_STORE},
 }
 
 ALL_IN_ONE: tuple[str, ...] = tuple(FACTORIES)

@@ -16,6 +16,7 @@ from stratus.common.config import (
     load,
 )
 from stratus.identity.settings import IdentitySettings
+from stratus.objectstore.settings import PORT_FIELDS, ObjectStoreSettings
 from stratus.registry.settings import RegistrySettings
 
 
@@ -37,6 +38,23 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    objectstore: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
+
+    def http_port(self, service: str) -> int | None:
+        """The configured port of a service's HTTP API (0: any free port), if it has one."""
+        if service in PORT_FIELDS:
+            return self.objectstore.port_of(service)
+        port = getattr(getattr(self, service, None), "port", None)
+        return port if isinstance(port, int) else None
+
+    def objectstore_dirs(self) -> tuple[Path, Path]:
+        """The object store's devices root and ring directory."""
+        cfg = self.objectstore
+        root = self.state_dir / "objectstore"
+        return (
+            Path(cfg.devices_root) if cfg.devices_root else root / "devices",
+            Path(cfg.ring_dir) if cfg.ring_dir else root / "rings",
+        )
 
     def database_url(self, service: str, override: str = "") -> str:
         """Where a service's tables live: its own URL, the shared one, or SQLite in state_dir."""

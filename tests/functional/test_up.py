@@ -79,6 +79,9 @@ def test_second_run_keeps_records_and_passwords(tmp_path: Path) -> None:
         secrets_before = first.secrets()
         clouds_before = first.clouds_yaml.read_text()
         first.openstack("project", "create", "kept-across-restarts", "-f", "json")
+        first.swift("post", "kept")
+        (tmp_path / "obj.txt").write_text("still here")
+        first.swift("upload", "kept", "obj.txt", cwd=tmp_path)
     finally:
         assert first.stop() == 0
     assert not (first.state_dir / "ready").exists()
@@ -90,6 +93,9 @@ def test_second_run_keeps_records_and_passwords(tmp_path: Path) -> None:
         shown = again.openstack("project", "show", "kept-across-restarts", "-f", "json")
         assert shown["name"] == "kept-across-restarts"
         again.openstack("token", "issue", "-f", "json", cloud="stratus-demo")
+        # new object-store ports: the rings follow them, the objects stay where they were
+        assert again.objectstore_ports != first.objectstore_ports
+        assert again.swift("download", "kept", "obj.txt", "-o", "-").stdout == "still here"
     finally:
         assert again.stop() == 0
 

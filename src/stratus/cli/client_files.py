@@ -12,9 +12,10 @@ from pathlib import Path
 import yaml
 
 from stratus.identity.bootstrap import Secrets, write_private
+from stratus.objectstore.settings import PROXY_PORT
 
 EC2_PORT = 8773
-OBJECT_PORT = 8080
+OBJECT_PORT = PROXY_PORT
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ async def stop(proc: Process) -> None:
     """Stop in reverse order; every step bounded so the whole stop takes a few seconds."""
     for reporter in proc.reporters:
         await reporter.stop()
-    for server in proc.servers:
+    for server in reversed(proc.servers):
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.shutdown(), timeout=3)

@@ -23,6 +23,7 @@ from stratus.cli.client_files import Endpoints, write_all
 from stratus.common.errors import Conflict, InvalidInput
 from stratus.identity.bootstrap import Secrets, bootstrap, sync_catalog
 from stratus.identity.service import IdentityService
+from stratus.objectstore import allinone as objectstore_allinone
 from stratus.settings import Settings
 
 
@@ -58,9 +59,8 @@ def exclusive(state_dir: Path) -> Iterator[None]:
 def http_ports(settings: Settings, names: tuple[str, ...]) -> dict[str, int]:
     ports = {}
     for name in names:
-        section = getattr(settings, name, None)
-        port = getattr(section, "port", None)
-        if isinstance(port, int):
+        port = settings.http_port(name)
+        if port is not None:
             ports[name] = port
     return ports
 
@@ -81,7 +81,10 @@ async def _publish(proc: runner.Process, sec: Secrets) -> None:
         await bootstrap(session, sec, st.passwords, st.credentials, s.identity.region)
         await sync_catalog(session, catalog, s.identity.region)
     st.changed()
-    write_all(s.state_dir, Endpoints(host, proc.http_port("identity")), sec, s.identity.region)
+    endpoints = Endpoints(
+        host, proc.http_port("identity"), object_port=proc.http_port("object-store")
+    )
+    write_all(s.state_dir, endpoints, sec, s.identity.region)
 
 
 async def run(settings: Settings, console: Console) -> None:
@@ -98,6 +101,8 @@ async def run(settings: Settings, console: Console) -> None:
     runner.bind_ports(proc, http_ports(settings, names))
     try:
         await runner.migrate(settings, names)
+        ports = {name: proc.http_port(name) for name in proc.sockets}
+        await asyncio.to_thread(objectstore_allinone.prepare, settings, ports)
         sec = Secrets.load_or_create(state_dir / "secrets.json")
         await runner.start(proc)
         await _publish(proc, sec)
@@ -117,6 +122,6 @@ def _announce(console: Console, proc: runner.Process, took: float) -> None:
     s = proc.settings
     console.print(f"[bold green]Stratus is up[/] in {took:.1f}s — state in {s.state_dir}")
     for name in proc.sockets:
-        console.print(f"  {name:<10} http://{s.http.public_host}:{proc.http_port(name)}")
+        console.print(f"  {name:<16} http://{s.http.public_host}:{proc.http_port(name)}")
     console.print(f"  export OS_CLIENT_CONFIG_FILE={s.state_dir / 'clouds.yaml'}")
     console.print("  openstack --os-cloud stratus-admin catalog list")

@@ -2,9 +2,10 @@
 
 ``/v1/{account}[/{container}[/{object}]]`` goes to ``accounts``, ``containers`` or
 ``objects`` (``copies`` for COPY and ``X-Copy-From``); ``/info`` and ``/healthcheck``
-need no auth. Every expected failure is raised as an error with a code and rendered in
-one place (``errors.swift_fault``) as Swift's plain-text status; anything unexpected is a
-500 at the shared ``EdgeMiddleware``, which also gives each request its id, returned as
+need no auth; ``/auth/v1.0`` is Swift's v1 auth when a ``V1Auth`` is given. Every
+expected failure is raised as an error with a code and rendered in one place
+(``errors.swift_fault``) as Swift's plain-text status; anything unexpected is a 500 at
+the shared ``EdgeMiddleware``, which also gives each request its id, returned as
 ``X-Trans-Id`` too, the header Swift clients log.
 """
 
@@ -20,7 +21,7 @@ from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import StratusError
 from stratus.objectstore.asgi_io import query_params, utf8_headers
 from stratus.objectstore.proxy import accounts, containers, copies, objects
-from stratus.objectstore.proxy.auth import ProxyAuth, may_access
+from stratus.objectstore.proxy.auth import ProxyAuth, V1Auth, may_access
 from stratus.objectstore.proxy.cluster import Cluster, ProxyConfig
 from stratus.objectstore.proxy.errors import (
     bad_request,
@@ -38,11 +39,13 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Cluster, SwiftRequest], Awaitable[ASGIApp]]
 METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "COPY", "OPTIONS"})
+V1_AUTH_PATHS = frozenset({"/auth/v1.0", "/v1.0", "/auth/v1"})
 
 
 class ProxyApp:
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, v1_auth: V1Auth | None = None) -> None:
         self.cluster = cluster
+        self.v1_auth = v1_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -71,6 +74,8 @@ class ProxyApp:
             return RawResponse(200, [(b"content-type", b"application/json; charset=utf-8")], body)
         if path == "/healthcheck" and method in ("GET", "HEAD"):
             return RawResponse(200, [(b"content-type", b"text/plain")], b"OK")
+        if path in V1_AUTH_PATHS and method in ("GET", "HEAD") and self.v1_auth is not None:
+            return await _v1_auth(self.v1_auth, utf8_headers(scope))
         if not path.startswith("/v1/"):
             return plain_fault(404)
         if method not in METHODS:
@@ -117,6 +122,26 @@ async def _options(cluster: Cluster, req: SwiftRequest) -> ASGIApp:
     return RawResponse(200, [(b"allow", allowed.encode())])
 
 
+async def _v1_auth(auth: V1Auth, headers: dict[str, str]) -> ASGIApp:
+    """Swift's v1 auth: ``X-Auth-User``/``X-Auth-Key`` in, token and storage URL out."""
+    user = headers.get("x-auth-user") or headers.get("x-storage-user")
+    key = headers.get("x-auth-key") or headers.get("x-storage-pass")
+    grant = await auth.issue(user, key) if user and key else None
+    if grant is None:
+        raise unauthorized()
+    token = grant.token.encode()
+    return RawResponse(
+        200,
+        [
+            (b"x-storage-url", grant.storage_url.encode()),
+            (b"x-auth-token", token),
+            (b"x-storage-token", token),
+            (b"x-auth-token-expires", str(grant.expires_in).encode()),
+            (b"content-type", b"text/plain; charset=utf-8"),
+        ],
+    )
+
+
 async def _lifespan(cluster: Cluster, receive: Receive, send: Send) -> None:
     """Close the backend connection pool when the server stops."""
     while True:
@@ -130,9 +155,12 @@ async def _lifespan(cluster: Cluster, receive: Receive, send: Send) -> None:
 
 
 def create_proxy(
-    rings: Rings, auth: ProxyAuth, config: ProxyConfig | None = None
+    rings: Rings,
+    auth: ProxyAuth,
+    config: ProxyConfig | None = None,
+    v1_auth: V1Auth | None = None,
 ) -> tuple[ASGIApp, Cluster]:
     """The proxy app (wrapped in the shared edge) and its cluster (close it at shutdown
     when the server does not run the ASGI lifespan)."""
     cluster = Cluster(config or ProxyConfig(), rings, auth)
-    return EdgeMiddleware(ProxyApp(cluster), render=plain_fault), cluster
+    return EdgeMiddleware(ProxyApp(cluster, v1_auth), render=plain_fault), cluster

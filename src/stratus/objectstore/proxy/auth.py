@@ -48,3 +48,19 @@ def may_access(caller: Caller, account: str) -> bool:
     return caller.is_admin or (
         bool(caller.project_id) and account == account_for(caller.project_id)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class V1Grant:
+    """What Swift's v1 auth (``GET /auth/v1.0``) hands back."""
+
+    token: str
+    storage_url: str
+    expires_in: int  # seconds
+
+
+class V1Auth(Protocol):
+    async def issue(self, user: str, key: str) -> V1Grant | None:
+        """A token for ``X-Auth-User`` (``project:user``) and ``X-Auth-Key``; ``None`` if
+        the credentials are wrong. Raises ``Unavailable`` when it cannot tell."""
+        ...

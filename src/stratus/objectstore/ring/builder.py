@@ -130,6 +130,20 @@ class RingBuilder:
         self.dirty = True
         return new
 
+    def set_address(self, dev_id: int, ip: str, port: int) -> Device:
+        """Move a device's server to a new address; its partitions stay where they are.
+
+        The ring version goes up so running processes load the ring with the new address.
+        """
+        dev = self.device(dev_id)
+        new = Device(dev.id, dev.region, dev.zone, ip, port, dev.device, dev.weight, dev.meta)
+        for other in self.devices:
+            if other.id != dev_id and other.address == new.address:
+                raise Conflict("ring.device.exists", f"{new.address} is already device {other.id}")
+        self._devices[dev_id] = new
+        self.version += 1
+        return new
+
     def rebalance(self) -> RebalanceResult:
         """Move the fewest partitions that bring every device to its share.
 

@@ -1,0 +1,56 @@
+"""Object store settings: the proxy, the three backend servers, devices and rings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from stratus.common.config import Section
+
+PROXY_PORT = 8080  # the Swift API (and later S3): the port client files name by default
+
+# Service name -> the settings field holding its port (``stratus serve <name>``).
+PORT_FIELDS = {
+    "object-store": "proxy_port",
+    "object-server": "object_port",
+    "container-server": "container_port",
+    "account-server": "account_port",
+}
+
+
+class ObjectStoreSettings(Section):
+    proxy_port: int = Field(
+        default=PROXY_PORT, ge=1, le=65535, description="Port of the Swift API (the proxy)."
+    )
+    object_port: int = Field(
+        default=6200,
+        ge=0,
+        le=65535,
+        description="Port of the backend object server; "
+        "0 picks a free one (all-in-one only, where the rings are rebuilt to match).",
+    )
+    container_port: int = Field(
+        default=6201, ge=0, le=65535, description="Port of the backend container server (0: any)."
+    )
+    account_port: int = Field(
+        default=6202, ge=0, le=65535, description="Port of the backend account server (0: any)."
+    )
+    devices_root: str = Field(
+        default="",
+        description="Directory holding one directory per device. "
+        "Default: <state_dir>/objectstore/devices.",
+    )
+    ring_dir: str = Field(
+        default="",
+        description="Directory of account.ring, container.ring and object.ring (built with "
+        "'stratus ring'; 'stratus up' builds them). Default: <state_dir>/objectstore/rings.",
+    )
+    replicas: int = Field(default=3, ge=1, le=8, description="Replicas (all-in-one rings).")
+    devices: int = Field(default=4, ge=1, le=64, description="Devices (all-in-one rings).")
+    part_power: int = Field(default=8, ge=1, le=22, description="Part power (all-in-one rings).")
+    fsync: bool = Field(default=True, description="fsync objects and databases before success.")
+    ring_check_interval: float = Field(
+        default=15.0, gt=0, description="Seconds between checks of the ring files for changes."
+    )
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, PORT_FIELDS[service]))
