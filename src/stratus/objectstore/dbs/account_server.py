@@ -22,12 +22,11 @@ from stratus.objectstore.dbs import db_request as rq
 from stratus.objectstore.dbs.account_broker import AccountBroker
 from stratus.objectstore.dbs.broker import Broker, DbInfo
 from stratus.objectstore.dbs.db_responses import container_listing, info_response
-from stratus.objectstore.dbs.db_server import DbServer, Handler, create_app
+from stratus.objectstore.dbs.db_server import DbServer, Handler, create_app, put_db
 from stratus.objectstore.dbs.dbfile import DbIdentity
-from stratus.objectstore.dbs.errors import DbAlreadyExists, DeletedLater
 from stratus.objectstore.dbs.metadata import ACCOUNT_META
 from stratus.objectstore.dbs.registry import AsyncDb, DbRegistry
-from stratus.objectstore.dbs.rows import ContainerRow, MetaValue
+from stratus.objectstore.dbs.rows import ContainerRow
 from stratus.objectstore.storage.timestamp import Timestamp
 
 
@@ -55,7 +54,7 @@ class AccountServer(DbServer):
         ts = rq.timestamp(headers)
         meta = ACCOUNT_META.from_headers(headers, ts)
         identity = DbIdentity(path.account, None, ts, ts)
-        created, info = await self._db(path).call(lambda b: _put_account(b, identity, meta))
+        created, info = await self._db(path).call(lambda b: put_db(b, identity, meta, ACCOUNT_META))
         return info_response(201 if created else 202, info)
 
     async def HEAD(self, request: Request, path: rq.DbPath, headers: dict[str, str]) -> Response:
@@ -117,25 +116,6 @@ class AccountServer(DbServer):
     def _no_container(path: rq.DbPath) -> None:
         if path.container is not None:
             raise rq.bad("Only PUT applies to a container row on the account server")
-
-
-def _put_account(
-    b: AccountBroker, identity: DbIdentity, meta: dict[str, MetaValue]
-) -> tuple[bool, DbInfo]:
-    created = False
-    if not b.exists():
-        try:
-            b.create(identity)
-            created = True
-        except DbAlreadyExists:
-            pass
-    if not created:
-        before, after = b.merge_timestamps(put=identity.put_timestamp)
-        if after.is_deleted:
-            raise DeletedLater(identity.name, after.delete_timestamp)
-        created = before.is_deleted
-    b.update_metadata(meta, ACCOUNT_META.check_totals)
-    return created, b.info()
 
 
 def create_account_server(registry: DbRegistry) -> ASGIApp:

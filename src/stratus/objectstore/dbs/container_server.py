@@ -32,18 +32,16 @@ from stratus.objectstore.dbs.account_updates import (
 from stratus.objectstore.dbs.broker import Broker, DbInfo
 from stratus.objectstore.dbs.container_broker import ContainerBroker
 from stratus.objectstore.dbs.db_responses import info_response, object_listing
-from stratus.objectstore.dbs.db_server import DbServer, Handler, create_app
+from stratus.objectstore.dbs.db_server import DbServer, Handler, create_app, put_db
 from stratus.objectstore.dbs.dbfile import DbIdentity
 from stratus.objectstore.dbs.errors import (
     ContainerNotEmpty,
-    DbAlreadyExists,
     DbNotFound,
-    DeletedLater,
     PutLater,
 )
 from stratus.objectstore.dbs.metadata import CONTAINER_META
 from stratus.objectstore.dbs.registry import AsyncDb, DbRegistry
-from stratus.objectstore.dbs.rows import MetaValue, ObjectRow
+from stratus.objectstore.dbs.rows import ObjectRow
 from stratus.objectstore.storage.timestamp import Timestamp
 
 MAX_CONTENT_TYPE = 1024
@@ -83,7 +81,9 @@ class ContainerServer(DbServer):
         meta = CONTAINER_META.from_headers(headers, ts)
         targets = targets_from_headers(headers)
         identity = DbIdentity(path.account, path.container, ts, ts)
-        created, info = await self._db(path).call(lambda b: _put_container(b, identity, meta))
+        created, info = await self._db(path).call(
+            lambda b: put_db(b, identity, meta, CONTAINER_META)
+        )
         statuses = await report_to(targets, _report(info), self.account_timeout)
         if statuses and all(s == 404 for s in statuses):
             return Response("Account not found\n", status_code=404)
@@ -143,26 +143,6 @@ def _object_row(name: str, headers: dict[str, str]) -> ObjectRow:
     if len(etag) > MAX_ETAG or not etag.isprintable():
         raise rq.bad("Invalid X-Etag")
     return ObjectRow(name, rq.timestamp(headers), rq.count(headers, "x-size"), content_type, etag)
-
-
-def _put_container(
-    b: ContainerBroker, identity: DbIdentity, meta: dict[str, MetaValue]
-) -> tuple[bool, DbInfo]:
-    """Create, or raise the put timestamp; ``created`` also when it revives a deleted one."""
-    created = False
-    if not b.exists():
-        try:
-            b.create(identity)
-            created = True
-        except DbAlreadyExists:
-            pass
-    if not created:
-        before, after = b.merge_timestamps(put=identity.put_timestamp)
-        if after.is_deleted:
-            raise DeletedLater(identity.name, after.delete_timestamp)
-        created = before.is_deleted
-    b.update_metadata(meta, CONTAINER_META.check_totals)
-    return created, b.info()
 
 
 def _delete_container(b: ContainerBroker, ts: Timestamp) -> DbInfo:

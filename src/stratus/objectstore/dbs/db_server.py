@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +23,7 @@ from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import StratusError, TooLarge
 from stratus.objectstore.asgi_io import utf8_headers
 from stratus.objectstore.dbs import merge
-from stratus.objectstore.dbs.broker import Broker
+from stratus.objectstore.dbs.broker import Broker, DbInfo
 from stratus.objectstore.dbs.db_faults import db_fault
 from stratus.objectstore.dbs.db_request import (
     DbPath,
@@ -30,7 +31,11 @@ from stratus.objectstore.dbs.db_request import (
     db_path,
     partition_number,
 )
+from stratus.objectstore.dbs.dbfile import DbIdentity
+from stratus.objectstore.dbs.errors import DbAlreadyExists, DeletedLater
+from stratus.objectstore.dbs.metadata import MetadataRules
 from stratus.objectstore.dbs.registry import AsyncDb, DbRegistry
+from stratus.objectstore.dbs.rows import MetaValue
 from stratus.objectstore.storage.server_faults import plain_text_fault
 from stratus.objectstore.storage.server_request import request_path
 
@@ -94,3 +99,24 @@ def create_app(server: DbServer) -> ASGIApp:
     """The ASGI app, wrapped in the shared edge with a plain-text fault renderer."""
     app = Starlette(routes=[Route("/{path:path}", server.dispatch, methods=METHODS)])
     return EdgeMiddleware(app, render=plain_text_fault)
+
+
+def put_db(
+    b: Broker[Any], identity: DbIdentity, meta: dict[str, MetaValue], rules: MetadataRules
+) -> tuple[bool, DbInfo]:
+    """Create the account or container, or raise its put timestamp; ``created`` is also
+    true when the PUT revives a deleted one (both servers answer 201 then, else 202)."""
+    created = False
+    if not b.exists():
+        try:
+            b.create(identity)
+            created = True
+        except DbAlreadyExists:
+            pass
+    if not created:
+        before, after = b.merge_timestamps(put=identity.put_timestamp)
+        if after.is_deleted:
+            raise DeletedLater(identity.name, after.delete_timestamp)
+        created = before.is_deleted
+    b.update_metadata(meta, rules.check_totals)
+    return created, b.info()
