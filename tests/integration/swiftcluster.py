@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.types import ASGIApp
 
+from cloudproc import free_port
 from stratus.objectstore.dbs.account_server import create_account_server
 from stratus.objectstore.dbs.account_updates import AccountReporter, RingAccountLocator
 from stratus.objectstore.dbs.container_server import create_container_server
@@ -47,10 +48,7 @@ KINDS = ("object", "container", "account")
 
 
 def reserve_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_port()
 
 
 class Served:

