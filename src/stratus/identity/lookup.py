@@ -7,7 +7,8 @@ flush time (two concurrent creates) is the same 409 as one found by the pre-chec
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +50,16 @@ async def get(session: AsyncSession, model: type[T], ident: str, kind: str) -> T
 
 async def first(session: AsyncSession, query: sa.Select[T]) -> T | None:
     return (await session.execute(query.limit(1))).scalars().first()
+
+
+def where_equal(
+    query: sa.Select[T], params: Mapping[str, str], columns: Mapping[str, Any]
+) -> sa.Select[T]:
+    """Keystone's exact-match list filters: each query parameter given narrows by its column."""
+    for name, column in columns.items():
+        if (value := params.get(name)) is not None:
+            query = query.where(column == value)
+    return query
 
 
 async def all_of(session: AsyncSession, query: sa.Select[T]) -> list[T]:

@@ -205,8 +205,7 @@ async def list_app_creds(req: ApiRequest) -> Response:
     query = sa.select(m.ApplicationCredential).where(
         m.ApplicationCredential.user_id == req.params["user_id"]
     )
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.ApplicationCredential.name == name)
+    query = lookup.where_equal(query, req.query, {"name": m.ApplicationCredential.name})
     base = base_url(req)
     async with state_of(req).db.session() as s:
         await lookup.get(s, m.User, req.params["user_id"], "user")

@@ -205,8 +205,7 @@ async def list_services(req: ApiRequest) -> Response:
     query = sa.select(m.CatalogService).order_by(m.CatalogService.type)
     if (kind := req.query.get("type")) is not None:
         query = query.where(m.CatalogService.type == kind)
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.CatalogService.name == name)
+    query = lookup.where_equal(query, req.query, {"name": m.CatalogService.name})
     async with state_of(req).db.session() as s:
         rows = await lookup.all_of(s, query)
     base = base_url(req)

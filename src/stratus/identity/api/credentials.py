@@ -145,8 +145,7 @@ async def list_credentials(req: ApiRequest) -> Response:
     query = sa.select(m.Credential).order_by(m.Credential.id)
     if not req.ctx.is_admin:
         query = query.where(m.Credential.user_id == req.ctx.user_id)
-    if (user_id := req.query.get("user_id")) is not None:
-        query = query.where(m.Credential.user_id == user_id)
+    query = lookup.where_equal(query, req.query, {"user_id": m.Credential.user_id})
     if (kind := req.query.get("type")) is not None:
         query = query.where(m.Credential.type == kind)
     st = state_of(req)

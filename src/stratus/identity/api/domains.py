@@ -77,8 +77,7 @@ def _extra(
 async def list_domains(req: ApiRequest) -> Response:
     """List domains, filtered by ``name`` and ``enabled``."""
     query = sa.select(m.Domain).order_by(m.Domain.name)
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.Domain.name == name)
+    query = lookup.where_equal(query, req.query, {"name": m.Domain.name})
     if (enabled := f.bool_filter(req.query.get("enabled"))) is not None:
         query = query.where(m.Domain.enabled.is_(enabled))
     async with state_of(req).db.session() as s:

@@ -52,10 +52,9 @@ class UpdateBody(BaseModel):
 async def list_groups(req: ApiRequest) -> Response:
     """List groups; filters ``name`` and ``domain_id``."""
     query = sa.select(m.Group).order_by(m.Group.name)
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.Group.name == name)
-    if (domain_id := req.query.get("domain_id")) is not None:
-        query = query.where(m.Group.domain_id == domain_id)
+    query = lookup.where_equal(
+        query, req.query, {"name": m.Group.name, "domain_id": m.Group.domain_id}
+    )
     async with state_of(req).db.session() as s:
         rows = await lookup.all_of(s, query)
     base = base_url(req)
@@ -135,10 +134,9 @@ async def list_members(req: ApiRequest) -> Response:
         .where(m.GroupMember.group_id == req.params["group_id"])
         .order_by(m.User.name)
     )
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.User.name == name)
-    if (domain_id := req.query.get("domain_id")) is not None:
-        query = query.where(m.User.domain_id == domain_id)
+    query = lookup.where_equal(
+        query, req.query, {"name": m.User.name, "domain_id": m.User.domain_id}
+    )
     if (enabled := f.bool_filter(req.query.get("enabled"))) is not None:
         query = query.where(m.User.enabled.is_(enabled))
     async with state_of(req).db.session() as s:

@@ -64,8 +64,7 @@ async def _name_taken(s: AsyncSession, name: str, domain_id: str | None) -> bool
 async def list_roles(req: ApiRequest) -> Response:
     """List global roles, or a domain's roles with ``?domain_id=``; filter ``name``."""
     query = sa.select(m.Role).where(m.Role.domain_key == _key(req.query.get("domain_id") or None))
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.Role.name == name)
+    query = lookup.where_equal(query, req.query, {"name": m.Role.name})
     async with state_of(req).db.session() as s:
         rows = await lookup.all_of(s, query.order_by(m.Role.name))
     base = base_url(req)

@@ -98,10 +98,9 @@ class PasswordBody(BaseModel):
 async def list_users(req: ApiRequest) -> Response:
     """List users; filters ``name``, ``domain_id``, ``enabled``."""
     query = sa.select(m.User).order_by(m.User.name)
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.User.name == name)
-    if (domain_id := req.query.get("domain_id")) is not None:
-        query = query.where(m.User.domain_id == domain_id)
+    query = lookup.where_equal(
+        query, req.query, {"name": m.User.name, "domain_id": m.User.domain_id}
+    )
     if (enabled := f.bool_filter(req.query.get("enabled"))) is not None:
         query = query.where(m.User.enabled.is_(enabled))
     async with state_of(req).db.session() as s:
@@ -257,8 +256,7 @@ async def list_user_groups(req: ApiRequest) -> Response:
         .where(m.GroupMember.user_id == req.params["user_id"])
         .order_by(m.Group.name)
     )
-    if (name := req.query.get("name")) is not None:
-        query = query.where(m.Group.name == name)
+    query = lookup.where_equal(query, req.query, {"name": m.Group.name})
     async with state_of(req).db.session() as s:
         await lookup.get(s, m.User, req.params["user_id"], "user")
         rows = await lookup.all_of(s, query)
@@ -275,10 +273,9 @@ async def list_user_projects(req: ApiRequest) -> Response:
         user = await lookup.get(s, m.User, req.params["user_id"], "user")
         ids = await project_ids_of(s, user.id)
         query = sa.select(m.Project).where(m.Project.id.in_(ids)).order_by(m.Project.name)
-        if (name := req.query.get("name")) is not None:
-            query = query.where(m.Project.name == name)
-        if (domain_id := req.query.get("domain_id")) is not None:
-            query = query.where(m.Project.domain_id == domain_id)
+        query = lookup.where_equal(
+            query, req.query, {"name": m.Project.name, "domain_id": m.Project.domain_id}
+        )
         if (enabled := f.bool_filter(req.query.get("enabled"))) is not None:
             query = query.where(m.Project.enabled.is_(enabled))
         rows = await lookup.all_of(s, query)
