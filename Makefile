@@ -5,7 +5,7 @@ PYTHON   ?= python3
 STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
 ARGS     ?=
 
-.PHONY: up test lint unit functional integration bench system-deps clean tempest
+.PHONY: up test lint unit functional integration bench bench-objectstore system-deps clean tempest
 
 up: $(STAMP)
 	$(VENV)/bin/stratus up $(ARGS)
@@ -30,6 +30,11 @@ integration: system-deps $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/identity.py
+
+# Stratus against OpenStack Swift (installed in bench/.venv-swift on first run; needs the
+# Debian packages liberasurecode-dev and memcached) on this machine
+bench-objectstore: $(STAMP)
+	$(VENV)/bin/python bench/objectstore.py $(ARGS)
 
 # tempest's identity API tests against a fresh `stratus up` (tempest in its own .venv-tempest)
 tempest: $(STAMP)

@@ -37,13 +37,21 @@ def free_port() -> int:
     low, high = 20000, _ephemeral_low()
     for _ in range(200):
         port = random.randrange(low, high)
+        if port in _HANDED_OUT:  # reserved by this process for a server not yet bound
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
     raise RuntimeError(f"no free port in {low}-{high}")
+
+
+# Every port this process handed out: a server stopped and started again by a probe test
+# keeps its port, so none is ever given twice.
+_HANDED_OUT: set[int] = set()
 
 
 def clean_env() -> dict[str, str]:
@@ -51,25 +59,34 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "AWS_", "STRATUS_"))}
 
 
-# The object store's services and the settings naming their ports.
-OBJECTSTORE_PORTS = {
+# The services besides identity and the settings naming their ports.
+SERVICE_PORTS = {
+    "image": "STRATUS_IMAGE__PORT",
+    "compute-api": "STRATUS_COMPUTE__PORT",
+    "network": "STRATUS_NETWORK__PORT",
     "object-store": "STRATUS_OBJECTSTORE__PROXY_PORT",
     "object-server": "STRATUS_OBJECTSTORE__OBJECT_PORT",
     "container-server": "STRATUS_OBJECTSTORE__CONTAINER_PORT",
     "account-server": "STRATUS_OBJECTSTORE__ACCOUNT_PORT",
+    "metadata": "STRATUS_METADATA__PORT",
 }
 
 
-def free_objectstore_ports() -> dict[str, int]:
-    return {name: free_port() for name in OBJECTSTORE_PORTS}
+def free_service_ports() -> dict[str, int]:
+    return {name: free_port() for name in SERVICE_PORTS}
 
 
 @dataclass
 class Cloud:
     state_dir: Path
     identity_port: int
-    # free ports by default, so a test cloud never needs 8080 or 6200-6202
-    objectstore_ports: dict[str, int] = field(default_factory=free_objectstore_ports)
+    # free ports by default, so a test cloud never needs 8080, 9292 or 6200-6202
+    ports: dict[str, int] = field(default_factory=free_service_ports)
+    # settings of this cloud only (``STRATUS_*`` variables), e.g. small quotas
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # the network agent's namespace: its bridges, DHCP namespaces and dnsmasq never touch
+    # the machine's own interfaces, and are all removed at stop
+    agent_namespace: str = field(default_factory=lambda: f"stt{random.getrandbits(32):08x}")
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
 
@@ -82,7 +99,19 @@ class Cloud:
 
     @property
     def object_url(self) -> str:
-        return f"http://127.0.0.1:{self.objectstore_ports['object-store']}"
+        return f"http://127.0.0.1:{self.ports['object-store']}"
+
+    @property
+    def image_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['image']}"
+
+    @property
+    def compute_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['compute-api']}"
+
+    @property
+    def network_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['network']}"
 
     @property
     def clouds_yaml(self) -> Path:
@@ -91,9 +120,16 @@ class Cloud:
     def env(self) -> dict[str, str]:
         env = clean_env()
         env["STRATUS_IDENTITY__PORT"] = str(self.identity_port)
-        for name, var in OBJECTSTORE_PORTS.items():
-            env[var] = str(self.objectstore_ports[name])
+        for name, var in SERVICE_PORTS.items():
+            env[var] = str(self.ports[name])
         env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
+        # small image segments, so that tests of the object store backend cross them
+        env["STRATUS_IMAGE__OBJECT_SEGMENT_BYTES"] = str(4 << 20)
+        # simulated hosts unless a test asks for real VMs (stratus up's default with QEMU)
+        env["STRATUS_COMPUTE__DRIVER"] = "fake"
+        env["STRATUS_NETWORK_AGENT__NAMESPACE"] = self.agent_namespace
+        env["STRATUS_NETWORK_AGENT__PURGE_ON_STOP"] = "true"
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 60.0) -> float:
@@ -129,7 +165,26 @@ class Cloud:
                 self.proc.wait()
         code = self.proc.returncode
         self.proc = None
+        self._remove_data_plane()
         return code
+
+    def _remove_data_plane(self) -> None:
+        """What a killed agent may have left: its dnsmasq processes and namespaces."""
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    cmd = (proc / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"dnsmasq" in cmd and str(self.state_dir).encode() in cmd:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(proc.name), signal.SIGKILL)
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                                check=False).stdout  # fmt: skip
+        for line in listed.splitlines():
+            name = line.split(" ")[0]
+            if name == self.agent_namespace or name.endswith(f"-{self.agent_namespace}"):
+                subprocess.run(["ip", "netns", "delete", name], check=False)
 
     def output(self) -> str:
         with contextlib.suppress(FileNotFoundError):

@@ -15,9 +15,15 @@ from stratus.common.config import (
     default_host,
     load,
 )
+from stratus.compute.metadata.settings import MetadataSettings
+from stratus.compute.settings import ComputeSettings
 from stratus.identity.settings import IdentitySettings
+from stratus.image.settings import ImageSettings
+from stratus.network.agent.settings import NetworkAgentSettings
+from stratus.network.settings import NetworkSettings
 from stratus.objectstore.settings import PORT_FIELDS, ObjectStoreSettings
 from stratus.registry.settings import RegistrySettings
+from stratus.scheduler.settings import SchedulerSettings
 
 
 def default_state_dir() -> Path:
@@ -39,11 +45,19 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     objectstore: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    metadata: MetadataSettings = Field(default_factory=MetadataSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    network_agent: NetworkAgentSettings = Field(default_factory=NetworkAgentSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     def http_port(self, service: str) -> int | None:
         """The configured port of a service's HTTP API (0: any free port), if it has one."""
         if service in PORT_FIELDS:
             return self.objectstore.port_of(service)
+        if service == "compute-api":
+            return self.compute.port
         port = getattr(getattr(self, service, None), "port", None)
         return port if isinstance(port, int) else None
 

@@ -280,7 +280,7 @@ async def test_group_and_inherited_roles_grant_scope(identity: Identity) -> None
     mine = await identity.http.get(
         "/v3/auth/projects", headers=headers(r.headers["x-subject-token"])
     )
-    assert {p["name"] for p in mine.json()["projects"]} == {"admin", "demo"}
+    assert {p["name"] for p in mine.json()["projects"]} == {"admin", "demo", "service"}
 
 
 async def test_application_credential_token(identity: Identity) -> None:

@@ -82,6 +82,7 @@ def test_second_run_keeps_records_and_passwords(tmp_path: Path) -> None:
         first.swift("post", "kept")
         (tmp_path / "obj.txt").write_text("still here")
         first.swift("upload", "kept", "obj.txt", cwd=tmp_path)
+        public = first.openstack("network", "show", "public", "-f", "json")
     finally:
         assert first.stop() == 0
     assert not (first.state_dir / "ready").exists()
@@ -94,8 +95,11 @@ def test_second_run_keeps_records_and_passwords(tmp_path: Path) -> None:
         assert shown["name"] == "kept-across-restarts"
         again.openstack("token", "issue", "-f", "json", cloud="stratus-demo")
         # new object-store ports: the rings follow them, the objects stay where they were
-        assert again.objectstore_ports != first.objectstore_ports
+        assert again.ports != first.ports
         assert again.swift("download", "kept", "obj.txt", "-o", "-").stdout == "still here"
+        # the external network is made once
+        nets = again.openstack("network", "list", "--name", "public", "-f", "json")
+        assert [n["ID"] for n in nets] == [public["id"]]
     finally:
         assert again.stop() == 0
 

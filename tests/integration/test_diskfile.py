@@ -320,6 +320,24 @@ async def test_unavailable_device(disk: DiskFileManager) -> None:
             await disk.create(addr, ts(1))
 
 
+async def test_a_small_body_touches_the_disk_only_at_commit(disk: DiskFileManager) -> None:
+    """A body announced smaller than the write buffer is written in the commit's single
+    worker-thread hop; the device and newer-version checks happen there too."""
+    writer = await disk.create(OBJ, ts(1), expected_length=5)
+    async with writer:
+        await writer.write(b"12345")
+        assert tmp_files(disk) == []  # nothing created yet
+        await writer.commit(ObjectMetadata(name=OBJ.name, timestamp=ts(1)))
+    assert await read_all(disk) == b"12345"
+    missing = ObjectAddress("sdz", 1, "a", "c", "o")
+    writer = await disk.create(missing, ts(1), expected_length=1)  # refused at commit
+    with pytest.raises(DeviceUnavailable):
+        async with writer:
+            await writer.write(b"x")
+            await writer.commit(ObjectMetadata(name=missing.name, timestamp=ts(1)))
+    assert tmp_files(disk) == []
+
+
 # ---- ranges and integrity ---------------------------------------------------------------
 
 

@@ -19,10 +19,13 @@ from stratus.common.db import Database, MigrationSet, upgrade
 SETS = [mig for name in services.FACTORIES for mig in services.create(name).migrations()]
 
 
-def _diff(conn: Connection, mig: MigrationSet) -> list[object]:
-    ctx = MigrationContext.configure(
-        conn, opts={"version_table": mig.version_table, "compare_type": True}
-    )
+def _diff(conn: Connection, mig: MigrationSet, only_own_tables: bool = False) -> list[object]:
+    opts: dict[str, object] = {"version_table": mig.version_table, "compare_type": True}
+    if only_own_tables:
+        opts["include_name"] = lambda name, kind, _parents: (
+            kind != "table" or name in mig.metadata.tables
+        )
+    ctx = MigrationContext.configure(conn, opts=opts)
     return [d for d in compare_metadata(ctx, mig.metadata) if not _is_version_table(d)]
 
 
@@ -38,5 +41,23 @@ async def test_upgraded_schema_matches_the_models(mig: MigrationSet, tmp_path: P
         async with db.engine.connect() as conn:
             diff = await conn.run_sync(_diff, mig)
         assert diff == [], f"{mig.service}: models and migrations differ: {diff}"
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("server", ["postgres", "mariadb"])
+async def test_every_service_upgrades_into_one_shared_database(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """A multi-node cloud gives every service the same database: no two services may
+    claim one table, index or constraint name, and each still matches its models."""
+    db = Database(request.getfixturevalue(f"{server}_url"))
+    try:
+        for mig in SETS:
+            await upgrade(db, mig)
+        async with db.engine.connect() as conn:
+            for mig in SETS:
+                diff = await conn.run_sync(_diff, mig, True)
+                assert diff == [], f"{mig.service}: models and migrations differ: {diff}"
     finally:
         await db.close()

@@ -281,7 +281,7 @@ def test_bootstrap_again_changes_only_the_urls_given(
     assert sorted(e["Interface"] for e in endpoints) == ["admin", "internal", "public"]
     assert {e["URL"] for e in endpoints} == {b.url}
     users = json.loads(ok(bootstrapped.openstack(*admin, "user", "list", "-f", "json")))
-    assert sorted(u["Name"] for u in users) == ["admin", "demo"]
+    assert sorted(u["Name"] for u in users) == ["admin", "demo", "service"]
 
 
 def test_sigterm_stops_each_node_with_exit_code_0(

@@ -407,10 +407,11 @@ def test_bad_names_and_metadata_are_400(url: str, http: httpx.Client) -> None:
         ),
         "bad delete-after": http.put("/c/o", content=b"x", headers={"X-Delete-After": "soon"}),
         "container meta": http.post("/c", headers={"X-Container-Meta-" + "k" * 129: "v"}),
-        "invalid utf-8": http.get("/c/%FF"),
-        "no account": http.get(str(http.base_url.copy_with(path="/v1/"))),
     }
     assert {k: r.status_code for k, r in cases.items()} == dict.fromkeys(cases, 400)
+    # Swift's proxy answers 412 to paths it cannot route (test_proxy_bad_input.py has more)
+    assert http.get("/c/%FF").status_code == 412
+    assert http.get(str(http.base_url.copy_with(path="/v1/"))).status_code == 412
     assert http.get("/c").status_code == 204  # nothing was stored by any of it
 
 
@@ -450,3 +451,26 @@ def test_failing_node_is_error_limited(tmp_path: Path) -> None:
         finally:
             swift.start("object", victim)
         assert sc.get_object(url, TOKEN, "c", "o")[1] == b"y"
+
+
+def test_upload_longer_than_node_timeout_succeeds(tmp_path: Path) -> None:
+    """``node_timeout`` bounds each wait for a storage node, not a whole upload: a body
+    that takes several node timeouts to arrive, with every pause shorter than one, is
+    stored (it used to be cut off after one node timeout and answered 503)."""
+    with swift_cluster(tmp_path / "slow", node_timeout=0.5) as swift:
+        url = swift.storage_url()
+        sc.put_container(url, TOKEN, "c")
+        sent = hashlib.md5()
+
+        def body() -> Iterator[bytes]:
+            for _ in range(8):  # about 1.6 s in all, 0.2 s between pieces
+                time.sleep(0.2)
+                piece = os.urandom(256 * 1024)
+                sent.update(piece)
+                yield piece
+
+        etag = sc.put_object(url, TOKEN, "c", "slow", body())
+        assert etag == sent.hexdigest()
+        _, data = sc.get_object(url, TOKEN, "c", "slow")
+        assert hashlib.md5(data).hexdigest() == etag
+        assert len(swift.data_files()) == 3

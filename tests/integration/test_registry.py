@@ -18,6 +18,7 @@ from stratus.registry.migrations import MIGRATIONS
 from stratus.registry.records import ServiceRecords
 from stratus.registry.rpc import (
     TOPIC,
+    DeleteService,
     Heartbeat,
     ListServices,
     ServiceInfo,
@@ -159,6 +160,21 @@ async def test_set_state_of_unknown_service_is_not_found(bus: Bus) -> None:
     with pytest.raises(NotFound) as caught:
         await bus.call(TOPIC, SetServiceState(host="ghost", binary="agent", disabled=True))
     assert caught.value.code == "registry.service.not_found"
+
+
+async def test_delete_forgets_a_service_until_it_beats_again(bus: Bus) -> None:
+    await bus.cast(TOPIC, beat("node1", "agent"))
+    await bus.cast(TOPIC, beat("node1", "other"))
+    await eventually(bus, lambda s: len(s) == 2)
+    gone = await bus.call(TOPIC, DeleteService(host="node1", binary="agent"))
+    assert (gone.host, gone.binary) == ("node1", "agent")
+    assert set(await services(bus)) == {("node1", "other")}
+    with pytest.raises(NotFound) as caught:
+        await bus.call(TOPIC, DeleteService(host="node1", binary="agent"))
+    assert caught.value.code == "registry.service.not_found"
+    await bus.cast(TOPIC, beat("node1", "agent"))
+    await eventually(bus, lambda s: ("node1", "agent") in s)
+    assert (await services(bus))["node1", "agent"].id != gone.id
 
 
 async def test_concurrent_first_heartbeats_make_one_record(migrated_url: str) -> None:

@@ -14,6 +14,8 @@ ALWAYS = (
     "stratus.registry.rpc",
     "stratus.identity.client",  # API nodes authenticate without identity's DB credentials
     "stratus.identity.rpc",
+    "stratus.compute.rpc",  # agents get everything they need in messages
+    "stratus.scheduler.rpc",
 )
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from stratus.common.errors import InvalidInput
 from stratus.objectstore.proxy import listings
 from stratus.objectstore.proxy.auth import Caller, may_access
-from stratus.objectstore.proxy.errors import LengthRequired, TooLarge
+from stratus.objectstore.proxy.backend import Reply
+from stratus.objectstore.proxy.errors import LengthRequired, QuorumLost, TooLarge
 from stratus.objectstore.proxy.limits import Constraints
 from stratus.objectstore.proxy.placement import ErrorLimiter, best_status, quorum
 from stratus.objectstore.proxy.request import split_path
+from stratus.objectstore.proxy.upload import agreed_etag
 from stratus.objectstore.ring.devices import Device
 
 
@@ -80,3 +83,14 @@ def test_listing_formats() -> None:
     xml = listings.render(entries, "xml", root="container", name="c<")
     assert b'name="c&lt;"' in xml and b"<name>a&amp;b</name>" in xml
     assert listings.render([], "plain", root="container", name="c") == b""
+
+
+def test_the_etag_of_an_upload_is_the_one_the_replicas_agree_on() -> None:
+    def reply(status: int, etag: str) -> Reply:
+        return Reply(status, httpx.Headers({"etag": etag}))
+
+    same = [reply(201, '"ABC"'), reply(201, "abc"), reply(0, ""), reply(503, "zzz")]
+    assert agreed_etag(same) == "abc"  # quotes and case aside; failures do not count
+    assert agreed_etag([reply(503, "")]) == ""
+    with pytest.raises(QuorumLost):
+        agreed_etag([reply(201, "abc"), reply(201, "abd")])

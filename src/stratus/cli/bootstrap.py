@@ -12,6 +12,7 @@ Running it again changes nothing but the URLs given, so it is safe in deployment
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from stratus.identity.credential_crypto import CredentialCrypto
 from stratus.identity.keys import KeyRepository
 from stratus.identity.passwords import PasswordHasher
 from stratus.identity.rpc import REVOCATION_TOPIC, TokensRevoked
+from stratus.network.bootstrap import ensure_public_network
 from stratus.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,38 @@ async def run(settings: Settings, public_urls: Sequence[str], console: Console) 
         sec = await _seed(db, settings, crypto, catalog)
     finally:
         await db.close()
+    await _public_network(settings, console)
     write_all(settings.state_dir, endpoints_of(urls[IDENTITY]), sec, settings.identity.region)
     notified = await _notify_identity_nodes(settings)
     _announce(console, settings, urls, notified)
+
+
+async def _public_network(settings: Settings, console: Console) -> None:
+    """The external network ``public``, when the network tables are there to hold it."""
+    identity = Database(settings.database_url(IDENTITY, settings.identity.database_url))
+    try:
+        async with identity.session() as session:
+            admin = await session.scalar(
+                sa.select(m.Project.id).filter_by(name="admin", domain_id=DEFAULT_DOMAIN_ID)
+            )
+    finally:
+        await identity.close()
+    url = settings.database_url("network", settings.network.database_url)
+    sqlite_file = url.partition(":///")[2] if url.startswith("sqlite") else ""
+    try:
+        exists = await asyncio.to_thread(Path(sqlite_file).exists) if sqlite_file else True
+        if not exists:  # checking would leave an empty SQLite file behind
+            raise InvalidInput("db.not_migrated", "no network database")
+        await check_migrated(settings, ("network",))
+    except InvalidInput:
+        console.print("  network tables not migrated: external network 'public' not created")
+        return
+    db = Database(url)
+    try:
+        if admin is not None:
+            await ensure_public_network(db, settings.network, admin)
+    finally:
+        await db.close()
 
 
 def public_urls_of(settings: Settings, given: Sequence[str]) -> dict[str, str]:

@@ -18,9 +18,12 @@ import uvloop
 from rich.console import Console
 
 from stratus import __version__, services
+from stratus.cli import guest_image as guest_image_cli
+from stratus.cli import objectstore as objectstore_cli
 from stratus.cli import ring as ring_cli
 from stratus.common import logging as stratus_logging
-from stratus.common.errors import StratusError
+from stratus.common.errors import InvalidInput, StratusError
+from stratus.compute.virt import registry
 from stratus.settings import Settings, load_settings
 
 
@@ -32,10 +35,33 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the whole cloud on this machine, in the foreground")
     up.add_argument("--state-dir", type=Path, help="where data, keys and client files live")
     up.add_argument("--config", type=Path, help="optional TOML settings file")
+    up.add_argument(
+        "--compute-driver",
+        dest="driver",
+        metavar="DRIVER",
+        help="hypervisor driver of the compute agent: 'qemu' (real VMs; the default when "
+        "QEMU is installed and compute.driver is not set) or 'fake' (one simulated host, "
+        "no real VMs)",
+    )
 
     serve = sub.add_parser("serve", help="run chosen services against a SQL server and RabbitMQ")
-    serve.add_argument("services", nargs="+", metavar="SERVICE", help=", ".join(services.FACTORIES))
+    serve.add_argument(
+        "services",
+        nargs="+",
+        metavar="SERVICE",
+        help=", ".join([*services.FACTORIES, *services.ALIASES]),
+    )
     serve.add_argument("--config", type=Path, required=True, help="TOML settings file")
+    serve.add_argument(
+        "--driver", metavar="DRIVER", help="compute-agent: hypervisor driver (compute.driver)"
+    )
+    serve.add_argument(
+        "--fake-hosts",
+        type=int,
+        metavar="N",
+        help="compute-agent with the fake driver: simulated hosts in this process, "
+        "named <host>-fake-1..N (compute.fake_hosts)",
+    )
 
     boot = sub.add_parser(
         "bootstrap", help="create the first keys, users, projects and endpoints of a cloud"
@@ -57,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--config", type=Path, help="TOML settings file")
 
     ring_cli.add_parser(sub)
+    guest_image_cli.add_parser(sub)
+    objectstore_cli.add_parser(sub)
     return p
 
 
@@ -64,7 +92,19 @@ def _settings(args: argparse.Namespace) -> Settings:
     init: dict[str, Any] = {}
     if getattr(args, "state_dir", None):
         init["state_dir"] = args.state_dir.expanduser().resolve()
-    return load_settings(args.config, **init)
+    settings = load_settings(args.config, **init)
+    compute: dict[str, Any] = {}
+    if getattr(args, "driver", None):
+        compute["driver"] = args.driver
+    elif args.command == "up" and not settings.compute.driver:
+        compute["driver"] = registry.default_for_up()
+    if getattr(args, "fake_hosts", None) is not None:
+        if args.fake_hosts < 1:
+            raise InvalidInput("cli.invalid", "--fake-hosts must be at least 1")
+        compute["fake_hosts"] = args.fake_hosts
+    if compute:
+        settings.compute = settings.compute.model_copy(update=compute)
+    return settings
 
 
 def _run(coro: Coroutine[Any, Any, object]) -> None:
@@ -76,6 +116,9 @@ def _run(coro: Coroutine[Any, Any, object]) -> None:
 def _dispatch(args: argparse.Namespace, console: Console) -> None:
     if args.command == "ring":  # offline operator tool: no settings, no logging set-up
         ring_cli.run(args)
+        return
+    if args.command == "guest-image":  # offline too: packages in, files out
+        guest_image_cli.run(args, console.print)
         return
     settings = _settings(args)
     if args.command == "up":
@@ -90,7 +133,10 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         from stratus.cli import serve  # noqa: PLC0415
 
         stratus_logging.setup(settings.log_level, json_lines=settings.log_json)
-        _run(serve.run(settings, tuple(args.services)))
+        _run(serve.run(settings, tuple(services.canonical(n) for n in args.services)))
+    elif args.command == "objectstore":
+        stratus_logging.setup(settings.log_level, json_lines=settings.log_json)
+        _run(objectstore_cli.run(args, settings, console))
     elif args.command == "bootstrap":
         from stratus.cli import bootstrap  # noqa: PLC0415
 

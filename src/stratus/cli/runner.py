@@ -48,11 +48,16 @@ class Process:
 async def service_databases(
     settings: Settings, names: tuple[str, ...]
 ) -> AsyncGenerator[tuple[str, MigrationSet, Database]]:
-    """Each chosen service's migration sets with a checked connection to its database."""
+    """Each chosen service's migration sets with a checked connection to its database.
+
+    A set's database is that of the service owning the tables (``mig.service``), which may
+    not be the service running them: the scheduler brings compute's tables.
+    """
     for name in names:
         for mig in services.create(name).migrations():
-            override = getattr(getattr(settings, name, None), "database_url", "")
-            db = Database(settings.database_url(name, override))
+            owner = mig.service
+            override = getattr(getattr(settings, owner, None), "database_url", "")
+            db = Database(settings.database_url(owner, override))
             try:
                 await db.check()
                 yield name, mig, db
@@ -95,6 +100,8 @@ async def start(
         proc.services.append(service)
         if api is not None:
             await _serve_http(proc, name, api)
+        if getattr(service, "own_heartbeats", False):
+            continue  # e.g. compute agents: one heartbeat per simulated host, not per process
         reporter = HeartbeatReporter(
             bus, s.host, f"stratus-{name}", name, s.registry.heartbeat_interval
         )

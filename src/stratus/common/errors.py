@@ -20,6 +20,8 @@ class Kind(enum.StrEnum):
     TOO_LARGE = "too_large"  # request body or entity over a limit
     QUOTA = "quota"  # over a quota
     UNAVAILABLE = "unavailable"  # a dependency is down or did not answer in time
+    UNSUPPORTED_MEDIA = "unsupported_media"  # a body in a media type the call does not take
+    UNSATISFIABLE = "unsatisfiable"  # a byte range outside the data
     INTERNAL = "internal"  # a bug: logged once with the request id
 
 
@@ -71,6 +73,14 @@ class Unavailable(StratusError):
     kind = Kind.UNAVAILABLE
 
 
+class UnsupportedMedia(StratusError):
+    kind = Kind.UNSUPPORTED_MEDIA
+
+
+class Unsatisfiable(StratusError):
+    kind = Kind.UNSATISFIABLE
+
+
 _BY_KIND: dict[Kind, type[StratusError]] = {
     cls.kind: cls
     for cls in (
@@ -82,6 +92,8 @@ _BY_KIND: dict[Kind, type[StratusError]] = {
         TooLarge,
         OverQuota,
         Unavailable,
+        UnsupportedMedia,
+        Unsatisfiable,
     )
 }
 

@@ -47,5 +47,7 @@ def setup(level: str = "INFO", *, json_lines: bool = False, stream: object = Non
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiormq", "aio_pika", "uvicorn.access", "alembic"):
+    # httpx logs every request it sends at INFO: a line per backend call on the object
+    # store's hot path (several per client request)
+    for noisy in ("aiormq", "aio_pika", "uvicorn.access", "alembic", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

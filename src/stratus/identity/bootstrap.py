@@ -1,5 +1,9 @@
 """First-run records of a cloud: domain, projects, users, roles, catalog, EC2 keys.
 
+Besides ``admin`` and ``demo`` there is the ``service`` project with the ``service``
+user (member): the account services keep their own data in, such as the image store's
+objects, reached with ordinary credentials as any client would.
+
 Idempotent: a record that exists is left as it is, so a second run keeps every change a
 user made and never rotates a password. Generated secrets live in a 0600 file in the
 state directory, which is how ``stratus up`` can rewrite the client files on every start.
@@ -25,6 +29,7 @@ from stratus.identity.passwords import PasswordHasher
 
 DEFAULT_DOMAIN_ID = "default"
 ROLE_NAMES = ("admin", "member", "reader")
+SERVICE_PROJECT = "service"  # and its user of the same name
 INTERFACES = ("public", "internal", "admin")
 MANAGED = "stratus_managed"
 
@@ -35,18 +40,26 @@ class Secrets:
     demo_password: str
     demo_ec2_access: str
     demo_ec2_secret: str
+    service_password: str
+    # key of the metadata proxy's instance-id signatures ([metadata] shared_secret)
+    metadata_shared_secret: str
 
     @classmethod
     def load_or_create(cls, path: Path) -> Secrets:
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        made = cls(
-            admin_password=secrets.token_urlsafe(18),
-            demo_password=secrets.token_urlsafe(18),
-            demo_ec2_access=secrets.token_hex(16),
-            demo_ec2_secret=secrets.token_hex(20),
-        )
-        write_private(path, json.dumps(made.__dict__, indent=2) + "\n")
+        """The saved secrets; any missing (a file from an older release) are generated
+        and saved, never those already there."""
+        saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        fresh = {
+            "admin_password": secrets.token_urlsafe(18),
+            "demo_password": secrets.token_urlsafe(18),
+            "demo_ec2_access": secrets.token_hex(16),
+            "demo_ec2_secret": secrets.token_hex(20),
+            "service_password": secrets.token_urlsafe(18),
+            "metadata_shared_secret": secrets.token_hex(32),
+        }
+        made = cls(**{**fresh, **saved})
+        if set(saved) != set(fresh):
+            write_private(path, json.dumps(made.__dict__, indent=2) + "\n")
         return made
 
 
@@ -100,6 +113,7 @@ async def bootstrap(
     for project, password, role in (
         ("admin", sec.admin_password, "admin"),
         ("demo", sec.demo_password, "member"),
+        (SERVICE_PROJECT, sec.service_password, "member"),
     ):
         proj = await _get_or_add(
             session,

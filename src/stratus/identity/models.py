@@ -8,20 +8,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from stratus.common.db.types import IdColumn, NameColumn, UtcDateTime, new_id, utcnow
+from stratus.common.db.types import (
+    IdColumn,
+    NameColumn,
+    UtcDateTime,
+    new_id,
+    service_metadata,
+    utcnow,
+)
 
 GLOBAL_DOMAIN_KEY = "<<global>>"  # roles.domain_key for roles that belong to no domain
 
 
 class Base(DeclarativeBase):
-    metadata = sa.MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = service_metadata()
 
 
 class Domain(Base):

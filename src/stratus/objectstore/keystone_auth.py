@@ -2,7 +2,8 @@
 
 ``X-Auth-Token`` (or Swift's older ``X-Storage-Token``) is validated by identity; Swift's
 v1 auth trades ``project:user`` and a password for a project-scoped token. A caller with
-the ``admin`` role reaches every account, anyone else only ``AUTH_<their project id>``.
+the ``admin`` role reaches every account, anyone else ``AUTH_<their project id>`` and
+what container ACLs grant them (``proxy/acl.py``).
 Identity not answering is ``Unavailable`` (503), never a pass.
 """
 
@@ -14,13 +15,23 @@ from collections.abc import Mapping
 
 from stratus.common.errors import Kind, StratusError
 from stratus.identity.client import RemoteAuthenticator
-from stratus.identity.rpc import TokenInfo
+from stratus.identity.rpc import DEFAULT_DOMAIN, TokenInfo
 from stratus.objectstore.proxy.auth import Caller, V1Grant, account_for
 
 
 def caller_of(info: TokenInfo) -> Caller:
+    """Names only from the default domain: elsewhere ``project:user`` names in an ACL
+    could match a namesake (Swift's keystoneauth refuses them the same way)."""
     roles = frozenset(info.roles)
-    return Caller(project_id=info.project_id or "", roles=roles, is_admin="admin" in roles)
+    named = info.user_domain_id == DEFAULT_DOMAIN and info.project_domain_id == DEFAULT_DOMAIN
+    return Caller(
+        project_id=info.project_id or "",
+        roles=roles,
+        is_admin="admin" in roles,
+        user_id=info.user_id,
+        user_name=info.user_name if named else "",
+        project_name=(info.project_name or "") if named else "",
+    )
 
 
 class KeystoneAuth:

@@ -49,6 +49,16 @@ def _devices_root(runtime: Runtime) -> Path:
     return runtime.settings.objectstore_dirs()[0]
 
 
+def pending_device(devices_root: Path) -> Path | None:
+    """Where this node queues the container updates its servers missed: its first device
+    (the object updater drains every local device). A proxy-only node has none."""
+    try:
+        devices = sorted(p for p in devices_root.iterdir() if p.is_dir())
+    except FileNotFoundError:
+        return None
+    return devices[0] if devices else None
+
+
 class ObjectServerService:
     name = "object-server"
     catalog: tuple[CatalogEntry, ...] = ()
@@ -65,7 +75,7 @@ class ObjectServerService:
         disk = DiskFileManager(
             _devices_root(runtime),
             hasher=hasher_of(ring_loader(runtime, "object")),
-            config=DiskConfig(fsync=cfg.fsync),
+            config=DiskConfig(fsync=cfg.fsync, reclaim_age=cfg.reclaim_age),
         )
         return HttpApi(create_object_server(disk), _port(runtime, self.name))
 
@@ -153,7 +163,8 @@ class ObjectStoreService:
         )
         await identity.start(runtime.host)
         auth = KeystoneAuth(identity, f"http://{s.http.public_host}:{port}")
-        app, self._cluster = create_proxy(rings, auth, ProxyConfig(), v1_auth=auth)
+        config = ProxyConfig(pending_device=pending_device(_devices_root(runtime)))
+        app, self._cluster = create_proxy(rings, auth, config, v1_auth=auth)
         return HttpApi(app, port)
 
     async def stop(self) -> None:

@@ -51,6 +51,27 @@ class ObjectStoreSettings(Section):
     ring_check_interval: float = Field(
         default=15.0, gt=0, description="Seconds between checks of the ring files for changes."
     )
+    replicator_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between the starts of two replication passes."
+    )
+    reclaim_age: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Seconds a tombstone is kept (so every replica learns of the delete) "
+        "before replication forgets it.",
+    )
+    auditor_interval: float = Field(
+        default=300.0, gt=0, description="Seconds between the starts of two auditor passes."
+    )
+    auditor_bytes_per_second: int = Field(
+        default=20_000_000, gt=0, description="Read rate cap of the auditor, per device."
+    )
+    updater_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between passes over the async pendings."
+    )
+    expirer_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between passes over expiring objects."
+    )
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, PORT_FIELDS[service]))

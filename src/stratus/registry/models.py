@@ -7,17 +7,18 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from stratus.common.db.types import IdColumn, NameColumn, UtcDateTime, new_id, utcnow
+from stratus.common.db.types import (
+    IdColumn,
+    NameColumn,
+    UtcDateTime,
+    new_id,
+    service_metadata,
+    utcnow,
+)
 
 
 class Base(DeclarativeBase):
-    metadata = sa.MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = service_metadata()
 
 
 class ServiceRecord(Base):

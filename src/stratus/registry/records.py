@@ -1,4 +1,4 @@
-"""Service records in the registry's table: heartbeats, listings, state changes."""
+"""Service records in the registry's table: heartbeats, listings, state changes, deletes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from stratus.common.db import Database
 from stratus.common.db.types import utcnow
 from stratus.common.errors import NotFound
 from stratus.registry.models import ServiceRecord
-from stratus.registry.rpc import Heartbeat, ServiceInfo, SetServiceState
+from stratus.registry.rpc import DeleteService, Heartbeat, ServiceInfo, SetServiceState
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,22 @@ class ServiceRecords:
             row.forced_down,
         )
         return self._info(row, self._clock())
+
+    async def delete(self, gone: DeleteService) -> ServiceInfo:
+        query = sa.select(ServiceRecord).where(
+            ServiceRecord.host == gone.host, ServiceRecord.binary == gone.binary
+        )
+        async with self._db.session() as session:
+            row = (await session.scalars(query.with_for_update())).one_or_none()
+            if row is None:
+                raise NotFound(
+                    "registry.service.not_found",
+                    f"no service {gone.binary} is registered on host {gone.host}",
+                )
+            info = self._info(row, self._clock())
+            await session.delete(row)
+        log.info("service %s on %s deleted", gone.binary, gone.host)
+        return info
 
     def _info(self, row: ServiceRecord, now: dt.datetime) -> ServiceInfo:
         up = not row.forced_down and now - row.last_seen <= self._down_after

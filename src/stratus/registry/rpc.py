@@ -68,3 +68,16 @@ class SetServiceState(Call[ServiceInfo]):
     disabled: bool | None = None
     disabled_reason: str | None = Field(default=None, max_length=255)
     forced_down: bool | None = None
+
+
+class DeleteService(Call[ServiceInfo]):
+    """Forget a service (os-services delete); the reply is the record as it was.
+
+    A service still running registers again with its next heartbeat, as in Nova.
+    Unknown host/binary: ``registry.service.not_found``.
+    """
+
+    wire_name: ClassVar[str] = "registry.delete_service"
+    version: ClassVar[int] = 1
+    host: str
+    binary: str

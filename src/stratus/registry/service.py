@@ -14,6 +14,7 @@ from stratus.registry.migrations import MIGRATIONS
 from stratus.registry.records import Clock, ServiceRecords
 from stratus.registry.rpc import (
     TOPIC,
+    DeleteService,
     Heartbeat,
     ListServices,
     ServiceInfo,
@@ -38,6 +39,10 @@ def build_dispatcher(records: ServiceRecords) -> Dispatcher:
     @dispatcher.handler(SetServiceState)
     async def set_service_state(ctx: RequestContext, msg: SetServiceState) -> ServiceInfo:
         return await records.set_state(msg)
+
+    @dispatcher.handler(DeleteService)
+    async def delete_service(ctx: RequestContext, msg: DeleteService) -> ServiceInfo:
+        return await records.delete(msg)
 
     return dispatcher
 

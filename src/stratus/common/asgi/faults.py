@@ -18,6 +18,8 @@ STATUS_BY_KIND: dict[Kind, int] = {
     Kind.TOO_LARGE: 413,
     Kind.QUOTA: 403,
     Kind.UNAVAILABLE: 503,
+    Kind.UNSUPPORTED_MEDIA: 415,
+    Kind.UNSATISFIABLE: 416,
     Kind.INTERNAL: 500,
 }
 

@@ -39,3 +39,18 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 IdColumn = sa.String(64)
 NameColumn = sa.String(255)
+
+
+# Constraint and index names every service's tables get, so Alembic can name what it
+# creates and later drops identically on SQLite, PostgreSQL and MariaDB.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata() -> sa.MetaData:
+    """The ``MetaData`` of one service's declarative base."""
+    return sa.MetaData(naming_convention=NAMING_CONVENTION)

@@ -93,12 +93,15 @@ async def open_listener(
         names.fanout_exchange(topic), aio_pika.ExchangeType.FANOUT, durable=True
     )
     listener = AmqpListener(channel, handler, reply)
-    for addr in (topic, address(topic, host)):
-        queue = await channel.declare_queue(names.queue(addr), durable=True)
-        await queue.bind(exchange, addr)
-        await listener.consume(queue)
+    # The robust channel restores queues in the order they were declared. The fan-out
+    # queue goes first: it is re-created empty after a reconnection, and a broadcast sent
+    # once this server answers calls again must not find it missing.
     mine = names.fanout_queue(topic, uuid.uuid4().hex)
     queue = await channel.declare_queue(mine, exclusive=True, auto_delete=True)
     await queue.bind(fanout)
     await listener.consume(queue)
+    for addr in (address(topic, host), topic):
+        queue = await channel.declare_queue(names.queue(addr), durable=True)
+        await queue.bind(exchange, addr)
+        await listener.consume(queue)
     return listener

@@ -22,11 +22,18 @@ from stratus.objectstore.dbs import db_request as rq
 from stratus.objectstore.dbs.account_broker import AccountBroker
 from stratus.objectstore.dbs.broker import Broker, DbInfo
 from stratus.objectstore.dbs.db_responses import container_listing, info_response
-from stratus.objectstore.dbs.db_server import DbServer, Handler, create_app, put_db
+from stratus.objectstore.dbs.db_server import (
+    DbServer,
+    Handler,
+    create_app,
+    create_missing,
+    put_db,
+)
 from stratus.objectstore.dbs.dbfile import DbIdentity
 from stratus.objectstore.dbs.metadata import ACCOUNT_META
 from stratus.objectstore.dbs.registry import AsyncDb, DbRegistry
 from stratus.objectstore.dbs.rows import ContainerRow
+from stratus.objectstore.reserved import is_reserved
 from stratus.objectstore.storage.timestamp import Timestamp
 
 
@@ -106,6 +113,9 @@ class AccountServer(DbServer):
         )
 
         def put(b: AccountBroker) -> ContainerRow:
+            if is_reserved(path.account):  # made on first use: no client ever PUTs it
+                now = Timestamp.now()
+                create_missing(b, DbIdentity(path.account, None, now, now))
             b.live_info()
             return b.put_container(row)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -72,16 +73,29 @@ class Broker(abc.ABC, Generic[R]):
         self.loc = loc
         self.config = config
         self._conn: sqlite3.Connection | None = None
+        self._inode = 0
 
     # ---- the file ----------------------------------------------------------------------
 
     @property
     def conn(self) -> sqlite3.Connection:
+        if self._conn is not None and self._moved():
+            self.close()
         if self._conn is None:
             if not self.exists():
                 raise DbNotFound(self.loc.path.name)
             self._conn = dbfile.connect(self.loc.path, self.config)
+            self._inode = os.stat(self.loc.path).st_ino
         return self._conn
+
+    def _moved(self) -> bool:
+        """Whether the file open here was removed or replaced since (the replicator
+        removes a handoff's copy once the primaries have it): then reopen, never write
+        into a file nobody will read again."""
+        try:
+            return os.stat(self.loc.path).st_ino != self._inode
+        except FileNotFoundError:
+            return True
 
     def exists(self) -> bool:
         """Whether the file is there (``DeviceUnavailable`` if the device is not)."""

@@ -32,7 +32,13 @@ from stratus.objectstore.dbs.account_updates import (
 from stratus.objectstore.dbs.broker import Broker, DbInfo
 from stratus.objectstore.dbs.container_broker import ContainerBroker
 from stratus.objectstore.dbs.db_responses import info_response, object_listing
-from stratus.objectstore.dbs.db_server import DbServer, Handler, create_app, put_db
+from stratus.objectstore.dbs.db_server import (
+    DbServer,
+    Handler,
+    create_app,
+    create_missing,
+    put_db,
+)
 from stratus.objectstore.dbs.dbfile import DbIdentity
 from stratus.objectstore.dbs.errors import (
     ContainerNotEmpty,
@@ -42,6 +48,7 @@ from stratus.objectstore.dbs.errors import (
 from stratus.objectstore.dbs.metadata import CONTAINER_META
 from stratus.objectstore.dbs.registry import AsyncDb, DbRegistry
 from stratus.objectstore.dbs.rows import ObjectRow
+from stratus.objectstore.reserved import is_reserved
 from stratus.objectstore.storage.timestamp import Timestamp
 
 MAX_CONTENT_TYPE = 1024
@@ -129,7 +136,12 @@ class ContainerServer(DbServer):
         try:
             await db.merge_row(row)
         except DbNotFound:
-            raise DbNotFound(f"Container /{path.account}/{path.container}") from None
+            if not is_reserved(path.account):
+                raise DbNotFound(f"Container /{path.account}/{path.container}") from None
+            # a reserved account's containers (the expirer's queue) are made on first use
+            identity = DbIdentity(path.account, path.container, Timestamp.now(), Timestamp.now())
+            await db.call(lambda b: create_missing(b, identity))
+            await db.merge_row(row)
         key = (path.device, path.partition, path.account, path.container)
         self.reporter.changed(key, _measure(db))
         return Response(status_code=status)

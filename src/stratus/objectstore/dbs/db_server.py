@@ -9,6 +9,7 @@ account POST (``/<device>/<partition>/<account>`` has the same shape).
 from __future__ import annotations
 
 import abc
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -120,3 +121,10 @@ def put_db(
         created = before.is_deleted
     b.update_metadata(meta, rules.check_totals)
     return created, b.info()
+
+
+def create_missing(b: Broker[Any], identity: DbIdentity) -> None:
+    """Create the database unless it exists (reserved accounts, made on first use)."""
+    if not b.exists():
+        with contextlib.suppress(DbAlreadyExists):
+            b.create(identity)

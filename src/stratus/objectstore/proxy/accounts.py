@@ -31,13 +31,17 @@ def listing_query(query: Mapping[str, str], max_limit: int) -> bytes:
     limit = query.get("limit")
     if limit is not None and (not _DIGITS.fullmatch(limit) or int(limit) > max_limit):
         raise PreconditionFailed(f"Value of limit must be an integer from 0 to {max_limit}")
+    delimiter = query.get("delimiter", "")
+    if len(delimiter) > 1 or (delimiter and ord(delimiter) > 254):
+        raise PreconditionFailed("Bad delimiter")
     kept = {k: query[k] for k in LISTING_PARAMS if k in query}
     return urlencode(kept).encode()
 
 
 def passthrough(headers: Mapping[str, str], kind: str) -> dict[str, str]:
-    """User metadata and its removal headers, as clients may set them."""
-    prefixes = (f"x-{kind}-meta-", f"x-remove-{kind}-meta-")
+    """User metadata and its removal headers, as clients may set them, and sysmeta (which
+    only middleware can send: the gatekeeper strips it from clients' requests)."""
+    prefixes = (f"x-{kind}-meta-", f"x-remove-{kind}-meta-", f"x-{kind}-sysmeta-")
     return {k: v for k, v in headers.items() if k.startswith(prefixes)}
 
 

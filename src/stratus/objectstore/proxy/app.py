@@ -6,7 +6,9 @@ need no auth; ``/auth/v1.0`` is Swift's v1 auth when a ``V1Auth`` is given. Ever
 expected failure is raised as an error with a code and rendered in one place
 (``errors.swift_fault``) as Swift's plain-text status; anything unexpected is a 500 at
 the shared ``EdgeMiddleware``, which also gives each request its id, returned as
-``X-Trans-Id`` too, the header Swift clients log.
+``X-Trans-Id`` too, the header Swift clients log. Optional behaviours are middleware
+around this core (``pipeline.py``); authentication is one of them, and the core only
+authorises the caller it finds in the scope.
 """
 
 from __future__ import annotations
@@ -20,19 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import StratusError
 from stratus.objectstore.asgi_io import query_params, utf8_headers
-from stratus.objectstore.proxy import accounts, containers, copies, objects
-from stratus.objectstore.proxy.auth import ProxyAuth, V1Auth, may_access
+from stratus.objectstore.proxy import accounts, acl, containers, copies, objects, swift_scope
+from stratus.objectstore.proxy.auth import ANONYMOUS, ProxyAuth, V1Auth
 from stratus.objectstore.proxy.cluster import Cluster, ProxyConfig
-from stratus.objectstore.proxy.errors import (
-    bad_request,
-    forbidden,
-    plain_fault,
-    swift_fault,
-    unauthorized,
-)
+from stratus.objectstore.proxy.errors import bad_request, plain_fault, swift_fault, unauthorized
+from stratus.objectstore.proxy.pipeline import assemble
 from stratus.objectstore.proxy.placement import Rings
 from stratus.objectstore.proxy.request import SwiftRequest, split_path
-from stratus.objectstore.proxy.responses import RawResponse
+from stratus.objectstore.proxy.responses import RawResponse, StreamedResponse
 from stratus.objectstore.storage.server_request import request_path
 
 log = logging.getLogger(__name__)
@@ -53,51 +50,59 @@ class ProxyApp:
             return
         if scope["type"] != "http":
             return
-        trans_id = str(getattr(scope.get("state", {}).get("ctx"), "request_id", "")).encode()
-
-        async def send_with_trans_id(message: Message) -> None:
-            if message["type"] == "http.response.start" and trans_id:
-                message = {**message, "headers": [*message["headers"], (b"x-trans-id", trans_id)]}
-            await send(message)
-
         try:
             response = await self.route(scope, receive)
         except StratusError as exc:
             response = swift_fault(exc)
-        await response(scope, receive, send_with_trans_id)
+        await response(scope, receive, send)
 
     async def route(self, scope: Scope, receive: Receive) -> ASGIApp:
         path = request_path(scope)
         method = scope["method"]
         if path == "/info" and method in ("GET", "HEAD"):
-            body = json.dumps(self.cluster.constraints.info()).encode()
+            body = json.dumps(self.info()).encode()
             return RawResponse(200, [(b"content-type", b"application/json; charset=utf-8")], body)
         if path == "/healthcheck" and method in ("GET", "HEAD"):
             return RawResponse(200, [(b"content-type", b"text/plain")], b"OK")
         if path in V1_AUTH_PATHS and method in ("GET", "HEAD") and self.v1_auth is not None:
             return await _v1_auth(self.v1_auth, utf8_headers(scope))
-        if not path.startswith("/v1/"):
+        if path != "/v1" and not path.startswith("/v1/"):
             return plain_fault(404)
         if method not in METHODS:
             return plain_fault(405)
         req = await self.request(scope, receive, path)
-        return await _handler(req)(self.cluster, req)
+        try:
+            response = await _handler(req)(self.cluster, req)
+        finally:  # even a failed write may have reached some replicas
+            if req.method in ("PUT", "POST", "DELETE") and req.obj is None:
+                self.cluster.info_cache.forget(req.account, req.container)
+        if not req.owner and isinstance(response, RawResponse | StreamedResponse):
+            response.headers = acl.hide_owner_headers(response.headers)
+        return response
+
+    def info(self) -> dict[str, object]:
+        return {**self.cluster.constraints.info(), **self.cluster.capabilities}
 
     async def request(self, scope: Scope, receive: Receive, path: str) -> SwiftRequest:
-        """Parse, authenticate and authorise; names are checked before any backend call."""
+        """Parse and authorise (``acl.py``); names are checked before any backend call."""
         account, container, obj = split_path(path)
         headers = utf8_headers(scope)
-        caller = await self.cluster.auth.authenticate(headers)
-        if caller is None:
-            raise unauthorized()
-        if not may_access(caller, account):
-            raise forbidden()
+        if not swift_scope.is_internal(scope):  # middleware may copy more headers than this
+            self.cluster.constraints.check_headers(headers, count=len(scope["headers"]))
+        caller = swift_scope.caller_of(scope)
+        if caller is None:  # run without the pipeline's ``Authenticate``
+            caller = await self.cluster.auth.authenticate(headers) or ANONYMOUS
         self.cluster.constraints.check_names(account, container, obj)
         method = scope["method"]
         if method == "COPY" and obj is None:
             raise bad_request("COPY needs an object")
+        target = acl.Target(method, account, container, obj, headers)
+        owner = await acl.authorize(self.cluster, caller, target)
+        if container is not None and obj is None and method in ("PUT", "POST"):
+            acl.check_acl_headers(headers)
+        query = query_params(scope)
         return SwiftRequest(
-            scope, receive, method, account, container, obj, headers, query_params(scope), caller
+            scope, receive, method, account, container, obj, headers, query, caller, owner=owner
         )
 
 
@@ -154,6 +159,39 @@ async def _lifespan(cluster: Cluster, receive: Receive, send: Send) -> None:
             return
 
 
+class SwiftEdge:
+    """Inside the shared edge: every response carries ``X-Trans-Id`` (the request id
+    Swift clients log), and an error a middleware raises becomes Swift's plain-text
+    status. Errors of the core are rendered by the core itself, so that subrequests
+    always get a response, never an exception."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trans_id = str(getattr(scope.get("state", {}).get("ctx"), "request_id", "")).encode()
+        started = False
+
+        async def send_with_trans_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if trans_id:
+                    headers = [*message.get("headers", []), (b"x-trans-id", trans_id)]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_trans_id)
+        except StratusError as exc:
+            if started:
+                raise
+            await swift_fault(exc)(scope, receive, send_with_trans_id)
+
+
 def create_proxy(
     rings: Rings,
     auth: ProxyAuth,
@@ -163,4 +201,5 @@ def create_proxy(
     """The proxy app (wrapped in the shared edge) and its cluster (close it at shutdown
     when the server does not run the ASGI lifespan)."""
     cluster = Cluster(config or ProxyConfig(), rings, auth)
-    return EdgeMiddleware(ProxyApp(cluster, v1_auth), render=plain_fault), cluster
+    app = SwiftEdge(assemble(ProxyApp(cluster, v1_auth), cluster))
+    return EdgeMiddleware(app, render=plain_fault), cluster

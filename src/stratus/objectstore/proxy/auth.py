@@ -4,8 +4,10 @@ depend on how identity is deployed.
 A ``ProxyAuth`` turns request headers into a ``Caller`` (or ``None`` for anonymous);
 the identity RPC authenticator implements it for real deployments. ``NoAuth`` is a real
 configuration (a proxy run without identity, e.g. on a private storage network) in which
-every caller is an administrator. The rule itself is ``may_access``: admins reach every
-account, others only ``AUTH_<their project id>`` (container ACLs come later).
+every caller is an administrator. ``may_access`` says who owns an account: admins own
+every account, others only ``AUTH_<their project id>``; ``is_read_only`` marks a member
+whose only role there is ``reader`` (Swift's project reader roles). Everyone else,
+the anonymous caller included, gets in only through a container's ACLs (``acl.py``).
 """
 
 from __future__ import annotations
@@ -14,14 +16,39 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from stratus.objectstore.reserved import is_reserved
+
 RESELLER_PREFIX = "AUTH_"
+READER_ROLE = "reader"
+# roles that make a project's user an owner of its account (Swift's operator roles)
+OPERATOR_ROLES = frozenset({"admin", "member", "swiftoperator"})
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
+    """Who is calling. Names are set only when they are unambiguous (users and projects
+    of the default domain), so that an ACL written with names cannot match a namesake
+    from another domain."""
+
     project_id: str
     roles: frozenset[str] = field(default_factory=frozenset)
     is_admin: bool = False
+    user_id: str = ""
+    user_name: str = ""
+    project_name: str = ""
+
+    @property
+    def is_anonymous(self) -> bool:
+        return not self.project_id and not self.is_admin and not self.user_id
+
+    @property
+    def is_read_only(self) -> bool:
+        """A project member whose only role there is ``reader``: GET and HEAD only."""
+        return READER_ROLE in self.roles and not (self.roles & OPERATOR_ROLES)
+
+
+# No credentials, or credentials that did not check out: only public things are allowed.
+ANONYMOUS = Caller(project_id="")
 
 
 class ProxyAuth(Protocol):
@@ -45,6 +72,10 @@ def account_for(project_id: str) -> str:
 
 
 def may_access(caller: Caller, account: str) -> bool:
+    """Whether the caller is the account's owner (or an admin): no ACL is consulted.
+    Reserved accounts (the expirer's queue) are the cluster's own: no client's."""
+    if is_reserved(account):
+        return False
     return caller.is_admin or (
         bool(caller.project_id) and account == account_for(caller.project_id)
     )

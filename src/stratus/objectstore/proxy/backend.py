@@ -1,6 +1,7 @@
 """The proxy's HTTP client for the storage servers: pooled connections, bounded waits.
 
-One ``httpx.AsyncClient`` keeps connections to every node alive across requests. Each
+One ``httpx.AsyncClient`` keeps connections to every node alive across requests, over
+``BackendTransport`` (a pool whose cost does not grow with its size). Each
 call has a connect timeout (a dead node must be given up quickly, so a handoff can take
 its place) and a per-read/write ``node_timeout``. A node that cannot be reached, times out
 or answers 5xx is reported to the ``ErrorLimiter``; callers see it as status 0 or the 5xx
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from stratus.objectstore.proxy.backend_transport import BackendTransport
 from stratus.objectstore.proxy.placement import ErrorLimiter
 from stratus.objectstore.ring.devices import Device
 
@@ -60,13 +62,11 @@ class Backend:
         *,
         conn_timeout: float = 0.5,
         node_timeout: float = 10.0,
-        max_connections: int = 512,
     ) -> None:
         self.limiter = limiter
         self.node_timeout = node_timeout
         timeout = httpx.Timeout(node_timeout, connect=conn_timeout)
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=128)
-        self.client = httpx.AsyncClient(timeout=timeout, limits=limits)
+        self.client = httpx.AsyncClient(timeout=timeout, transport=BackendTransport())
 
     def build(
         self,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from stratus.objectstore.proxy.auth import ProxyAuth
 from stratus.objectstore.proxy.backend import Backend
+from stratus.objectstore.proxy.info_cache import InfoCache
 from stratus.objectstore.proxy.limits import Constraints
 from stratus.objectstore.proxy.placement import ErrorLimiter, Placement, Rings
 from stratus.objectstore.storage.layout import PathHasher
@@ -34,6 +35,16 @@ class ProxyConfig:
     # errors before a storage node is skipped, and for how long (seconds)
     error_limit: int = 10
     error_suppression: float = 60.0
+    # seconds this proxy trusts account/container metadata it read (ACLs, TempURL keys,
+    # CORS) before asking again; changes made through other proxies show up that late
+    info_ttl: float = 5.0
+    # CORS for every container: origins allowed besides each container's own list, and
+    # response headers pages may read; strict mode gives CORS headers to allowed
+    # origins only (Swift's ``cors_allow_origin``, ``cors_expose_headers``,
+    # ``strict_cors_mode``)
+    cors_allow_origin: tuple[str, ...] = ()
+    cors_expose_headers: tuple[str, ...] = ()
+    strict_cors_mode: bool = True
 
 
 class Cluster:
@@ -44,6 +55,10 @@ class Cluster:
         self.limiter = ErrorLimiter(
             threshold=config.error_limit, suppression=config.error_suppression
         )
+        # ``GET /info`` sections that middleware add about themselves (Swift's way of
+        # announcing features: clients such as the swift CLI read them)
+        self.capabilities: dict[str, dict[str, object]] = {}
+        self.info_cache = InfoCache(config.info_ttl)
         self.backend = Backend(
             self.limiter, conn_timeout=config.conn_timeout, node_timeout=config.node_timeout
         )

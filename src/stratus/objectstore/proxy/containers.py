@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from stratus.objectstore.dbs.metadata import CONTAINER_EXTRA
-from stratus.objectstore.proxy import accounts, listings
+from stratus.objectstore.proxy import accounts, listings, swift_scope
 from stratus.objectstore.proxy.backend import backend_path
 from stratus.objectstore.proxy.cluster import Cluster
 from stratus.objectstore.proxy.errors import QuorumLost, not_found
@@ -103,7 +103,11 @@ async def _read(cluster: Cluster, req: SwiftRequest) -> RawResponse:
 
 
 async def container_exists(cluster: Cluster, req: SwiftRequest, container: str) -> bool:
-    """Whether ``container`` of the request's account exists (before an object write)."""
+    """Whether ``container`` of the request's account exists (before an object write);
+    a middleware above may have read it for this very request already."""
+    known = req.scope.get(swift_scope.RESOURCE_INFO, {}).get(f"/v1/{req.account}/{container}")
+    if known:
+        return True
     nodes = cluster.container_nodes(req.account, container)
     path = lambda d: backend_path(d, nodes.partition, req.account, container)  # noqa: E731
     reply = await read_one(cluster, nodes, path, "HEAD", {})

@@ -18,11 +18,19 @@ from stratus.objectstore.proxy.errors import PreconditionFailed, TooLarge
 from stratus.objectstore.proxy.objects import META, object_headers, open_object, store
 from stratus.objectstore.proxy.request import ObjectName, SwiftRequest
 from stratus.objectstore.proxy.responses import RawResponse
+from stratus.objectstore.storage.server_request import STORED_HEADERS, InvalidPath
 
 
-def _split(value: str, header: str) -> tuple[str, str]:
-    """``[/]container/object`` (percent-encoded, as clients send it)."""
-    container, _, obj = unquote(value.strip()).lstrip("/").partition("/")
+def split_copy_path(value: str, header: str) -> tuple[str, str]:
+    """``[/]container/object`` (percent-encoded, as clients send it; the decoded name
+    must be UTF-8 without NUL, as a path must)."""
+    try:
+        decoded = unquote(value.strip(), errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidPath() from None
+    if "\x00" in decoded:
+        raise InvalidPath()
+    container, _, obj = decoded.lstrip("/").partition("/")
     if not container or not obj:
         raise PreconditionFailed(
             f"{header} header must be of the form <container name>/<object name>"
@@ -35,7 +43,7 @@ async def put_copy(cluster: Cluster, req: SwiftRequest) -> RawResponse:
     length = req.headers.get("content-length", "0").strip()
     if length not in ("", "0"):
         raise PreconditionFailed("A copy request must have no body")
-    src = _split(req.headers["x-copy-from"], "X-Copy-From")
+    src = split_copy_path(req.headers["x-copy-from"], "X-Copy-From")
     return await _copy(cluster, req, src, (req.container, req.obj))
 
 
@@ -43,7 +51,7 @@ async def copy(cluster: Cluster, req: SwiftRequest) -> RawResponse:
     assert req.container is not None and req.obj is not None
     if "destination" not in req.headers:
         raise PreconditionFailed("Destination header required")
-    dst = _split(req.headers["destination"], "Destination")
+    dst = split_copy_path(req.headers["destination"], "Destination")
     cluster.constraints.check_names(req.account, *dst)
     return await _copy(cluster, req, (req.container, req.obj), dst)
 
@@ -79,14 +87,13 @@ def _copy_headers(
     if not req.flag("x-fresh-metadata"):
         for raw_name, raw_value in source.headers.raw:
             name = raw_name.decode("latin-1").lower()
-            if name.startswith(META):
+            if name.startswith(META) or name in STORED_HEADERS:
                 meta[name] = raw_value.decode("utf-8", "replace")
     given = dict(req.headers)
     given.setdefault("content-type", source.headers.get("content-type", ""))
     given.pop("etag", None)
     headers = object_headers(_with_headers(req, given, obj), length=length)
-    merged = {**meta, **{k: v for k, v in headers.items() if not k.startswith(META)}}
-    merged.update({k: v for k, v in req.headers.items() if k.startswith(META)})
+    merged = {**meta, **headers}  # the request's own metadata wins
     etag = source.headers.get("etag", "").strip('"')
     if etag:
         merged["ETag"] = etag

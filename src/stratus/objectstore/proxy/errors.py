@@ -19,6 +19,7 @@ from stratus.common.errors import (
     StratusError,
     Unauthenticated,
 )
+from stratus.objectstore.storage.server_request import InvalidPath
 
 CLIENT_CLOSED = 499  # Swift's status for a client that went away mid-request
 
@@ -91,6 +92,7 @@ def unauthorized() -> Unauthenticated:
 _SPECIFIC: tuple[tuple[type[StratusError], int], ...] = (
     (LengthRequired, 411),
     (PreconditionFailed, 412),
+    (InvalidPath, 412),
     (RangeNotSatisfiable, 416),
     (EtagMismatch, 422),
 )
@@ -111,4 +113,6 @@ def plain_fault(status: int, code: str = "", message: str = "") -> Response:
 
 
 def swift_fault(exc: StratusError) -> Response:
+    if isinstance(exc, InvalidPath):  # whatever the parser said, clients match this text
+        return plain_fault(412, exc.code, "Invalid UTF8 or contains NULL")
     return plain_fault(status_of(exc), exc.code, exc.message)

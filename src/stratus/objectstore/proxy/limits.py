@@ -32,6 +32,7 @@ class Constraints:
     max_account_name_length: int = 256
     container_listing_limit: int = 10_000
     account_listing_limit: int = 10_000
+    extra_header_count: int = 0
 
     def info(self) -> dict[str, object]:
         """The ``GET /info`` document: constraints plus what this proxy supports."""
@@ -39,7 +40,6 @@ class Constraints:
         swift.update(
             version="stratus",
             valid_api_versions=["v1"],
-            extra_header_count=0,
             strict_cors_mode=True,
             policies=[{"name": "Policy-0", "default": True}],
         )
@@ -51,6 +51,20 @@ class Constraints:
             _check_length("Container", container, self.max_container_name_length)
         if obj is not None:
             _check_length("Object", obj, self.max_object_name_length)
+
+    @property
+    def max_header_count(self) -> int:
+        """Swift's: room for every metadata item plus the ordinary headers."""
+        return self.max_meta_count + 15 + self.extra_header_count
+
+    def check_headers(self, headers: Mapping[str, str], *, count: int) -> None:
+        """No more than ``max_header_count`` headers, none longer than ``max_header_size``
+        (Swift's HTTP server refuses both before the proxy sees them)."""
+        if count > self.max_header_count:
+            raise bad_request("Too many headers")
+        for name, value in headers.items():
+            if len(name) + len(value.encode()) > self.max_header_size:
+                raise bad_request(f"Header value too long: {name[: self.max_meta_name_length]}")
 
     def check_metadata(self, headers: Mapping[str, str], kind: str) -> None:
         """User metadata (``X-<kind>-Meta-*``) within Swift's per-item and total limits."""

@@ -22,18 +22,42 @@ from stratus.objectstore.proxy.backend import backend_path
 from stratus.objectstore.proxy.cluster import Cluster
 from stratus.objectstore.proxy.container_updates import update_containers
 from stratus.objectstore.proxy.containers import container_exists
-from stratus.objectstore.proxy.errors import EtagMismatch, QuorumLost, bad_request, not_found
+from stratus.objectstore.proxy.errors import (
+    EtagMismatch,
+    PreconditionFailed,
+    QuorumLost,
+    bad_request,
+    not_found,
+)
+from stratus.objectstore.proxy.expiry_queue import queue_expiry
 from stratus.objectstore.proxy.placement import best_status
 from stratus.objectstore.proxy.replicas import failed, write_all
 from stratus.objectstore.proxy.request import ObjectName, SwiftRequest
 from stratus.objectstore.proxy.responses import RawResponse, StreamedResponse, forwarded
 from stratus.objectstore.ring.devices import Device
+from stratus.objectstore.storage.conditions import ETAG_IS_AT, missing_status
+from stratus.objectstore.storage.server_request import STORED_HEADERS, SYSMETA_HEADERS
+
+SYSMETA = "x-object-sysmeta-"
+OVERRIDE = "x-object-sysmeta-container-update-override-"
 
 ALLOWED = "PUT, GET, HEAD, POST, DELETE, COPY"
 DEFAULT_TYPE = "application/octet-stream"
 META = "x-object-meta-"
 _DIGITS = re.compile(r"[0-9]{1,20}")
-_READ_HEADERS = ("range",)  # conditional GETs are not evaluated yet
+MAX_DELETE_AT = 9_999_999_999
+# what a GET or HEAD passes on: the object server evaluates ranges and conditions, since
+# it alone knows the ETag and time; ``X-Backend-Etag-Is-At`` only middleware can send
+READ_HEADERS = frozenset(
+    {
+        "range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        ETAG_IS_AT,
+    }
+)
 
 Served = RawResponse | StreamedResponse
 
@@ -74,15 +98,17 @@ async def open_object(
         if response.status_code < 300:
             return response
         await response.aclose()
-        if response.status_code != 404:  # 416, 412, 400: the request itself is wrong
+        if response.status_code in (304, 412):  # the conditions' answer, from any replica
+            return RawResponse(response.status_code, forwarded(response.headers.raw), bare=True)
+        if response.status_code != 404:  # 416, 400: the request itself is wrong
             return RawResponse(response.status_code, forwarded(response.headers.raw))
         missing = True
-    return RawResponse(404 if missing else 503, [])
+    return RawResponse(missing_status(headers) if missing else 503, [])
 
 
 async def get(cluster: Cluster, req: SwiftRequest) -> Served:
     assert req.container is not None and req.obj is not None
-    headers = {k: v for k, v in req.headers.items() if k in _READ_HEADERS}
+    headers = {k: v for k, v in req.headers.items() if k in READ_HEADERS}
     found = await open_object(cluster, req.object_name, req.method, headers)
     if isinstance(found, RawResponse):
         return found
@@ -94,7 +120,7 @@ def object_headers(req: SwiftRequest, *, length: int | None) -> dict[str, str]:
     assert req.obj is not None
     given = req.headers
     content_type = given.get("content-type") or mimetypes.guess_type(req.obj)[0] or DEFAULT_TYPE
-    out = {k: v for k, v in given.items() if k.startswith(META)}
+    out = {k: v for k, v in given.items() if _kept_on_put(k)}
     out["X-Timestamp"] = req.timestamp.internal
     out["Content-Type"] = content_type
     if length is None:
@@ -109,17 +135,32 @@ def object_headers(req: SwiftRequest, *, length: int | None) -> dict[str, str]:
     return out
 
 
+def _kept_on_put(name: str) -> bool:
+    """User metadata, stored headers and sysmeta (which only middleware can send: the
+    gatekeeper strips it from clients' requests)."""
+    return name.startswith((META, SYSMETA)) or name in STORED_HEADERS or name in SYSMETA_HEADERS
+
+
+def _kept_on_post(name: str) -> bool:
+    return name.startswith(META) or name in STORED_HEADERS
+
+
 def _delete_at(headers: Mapping[str, str]) -> str | None:
-    """``X-Delete-At`` as given, or now plus ``X-Delete-After`` seconds."""
+    """``X-Delete-At`` as given, or now plus ``X-Delete-After`` seconds; Swift caps it
+    at the largest timestamp (``9999999999``) rather than refusing a far future."""
     after = headers.get("x-delete-after")
     if after is not None:
         if not _DIGITS.fullmatch(after.strip()):
             raise bad_request("Non-integer X-Delete-After")
-        return str(int(time.time()) + int(after))
+        return str(min(int(time.time()) + int(after), MAX_DELETE_AT))
     at = headers.get("x-delete-at")
-    if at is not None and not _DIGITS.fullmatch(at.strip()):
+    if at is None:
+        return None
+    if not _DIGITS.fullmatch(at.strip()):
         raise bad_request("Non-integer X-Delete-At")
-    return at
+    if int(at) <= time.time():
+        raise bad_request("X-Delete-At in past")
+    return str(min(int(at), MAX_DELETE_AT))
 
 
 async def put(cluster: Cluster, req: SwiftRequest) -> Served:
@@ -127,8 +168,27 @@ async def put(cluster: Cluster, req: SwiftRequest) -> Served:
     length = cluster.constraints.body_length(req.headers)
     cluster.constraints.check_metadata(req.headers, "object")
     headers = object_headers(req, length=length)
+    await check_absent(cluster, req)
     body = req.body(cluster.config.client_timeout)
     return await store(cluster, req, req.object_name, headers, body=body, length=length)
+
+
+async def check_absent(cluster: Cluster, req: SwiftRequest) -> None:
+    """``If-None-Match: *`` on a PUT: 412 if the object exists (no other value is allowed).
+
+    Asked before any of the body is read, so a refused upload costs one HEAD."""
+    condition = req.headers.get("if-none-match")
+    if condition is None:
+        return
+    if condition.strip() != "*":
+        raise bad_request("If-None-Match only supports *")
+    found = await open_object(cluster, req.object_name, "HEAD", {})
+    if isinstance(found, RawResponse):
+        if found.status != 404:
+            raise QuorumLost
+        return
+    await found.aclose()
+    raise PreconditionFailed
 
 
 async def store(
@@ -164,6 +224,8 @@ async def store(
     if sum(1 for s in statuses if 200 <= s < 300) < nodes.quorum:
         if 422 in statuses:
             raise EtagMismatch
+        if best_status(statuses, nodes.quorum) == 400:  # a bad request, not a failure
+            raise bad_request("The object servers refused the request")
         raise QuorumLost
     row = {
         "X-Timestamp": req.timestamp.internal,
@@ -171,9 +233,19 @@ async def store(
         "X-Etag": done.etag,
         "X-Content-Type": headers["Content-Type"],
     }
+    row.update(listing_override(headers))
     await update_containers(cluster, name, "PUT", row)
+    await queue_expiry(cluster, name, headers)  # expiry_queue.py; no-op without X-Delete-At
     reply = [(b"etag", done.etag.encode()), (b"last-modified", req.timestamp.http_date.encode())]
     return RawResponse(201, reply)
+
+
+def listing_override(headers: Mapping[str, str]) -> dict[str, str]:
+    """What a middleware asked the container listing to show instead of the stored
+    body's size and ETag (a large object's manifest: the whole object's), through
+    Swift's ``X-Object-Sysmeta-Container-Update-Override-*`` sysmeta."""
+    wanted = {OVERRIDE + "size": "X-Size", OVERRIDE + "etag": "X-Etag"}
+    return {wanted[k.lower()]: v for k, v in headers.items() if k.lower() in wanted}
 
 
 async def _delete_or_post(cluster: Cluster, req: SwiftRequest) -> RawResponse:
@@ -182,7 +254,7 @@ async def _delete_or_post(cluster: Cluster, req: SwiftRequest) -> RawResponse:
     headers: dict[str, str] = {"X-Timestamp": req.timestamp.internal}
     if req.method == "POST":
         cluster.constraints.check_metadata(req.headers, "object")
-        headers.update({k: v for k, v in req.headers.items() if k.startswith(META)})
+        headers.update({k: v for k, v in req.headers.items() if _kept_on_post(k)})
         if req.headers.get("content-type"):
             headers["Content-Type"] = req.headers["content-type"]
         delete_at = _delete_at(req.headers)
@@ -199,4 +271,6 @@ async def _delete_or_post(cluster: Cluster, req: SwiftRequest) -> RawResponse:
         raise QuorumLost
     if req.method == "DELETE" and status // 100 == 2:
         await update_containers(cluster, name, "DELETE", headers)
+    if req.method == "POST" and status // 100 == 2:
+        await queue_expiry(cluster, name, headers)  # expiry_queue.py; needs X-Delete-At
     return RawResponse(status, [])

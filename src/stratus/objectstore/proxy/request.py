@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from starlette.types import Receive, Scope
 
 from stratus.objectstore.proxy.auth import Caller
-from stratus.objectstore.proxy.errors import ClientDisconnected, bad_request
+from stratus.objectstore.proxy.errors import ClientDisconnected, PreconditionFailed
+from stratus.objectstore.storage.server_request import InvalidPath
 from stratus.objectstore.storage.timestamp import Timestamp
 
 _TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
@@ -33,6 +34,8 @@ class SwiftRequest:
     query: dict[str, str]
     caller: Caller
     timestamp: Timestamp = field(default_factory=Timestamp.now)
+    # the account's owner (or an admin), not someone let in by an ACL
+    owner: bool = False
 
     @property
     def trans_id(self) -> str:
@@ -66,17 +69,20 @@ class SwiftRequest:
 
 
 def split_path(path: str) -> tuple[str, str | None, str | None]:
-    """``/v1/{account}[/{container}[/{object}]]``; a trailing slash adds no level."""
+    """``/v1/{account}[/{container}[/{object}]]``; a trailing slash adds no level.
+
+    A path without an account, or with an object but no container, is Swift's 412 "Bad
+    URL"; a NUL anywhere is its 412 "Invalid UTF8 or contains NULL"."""
+    if "\x00" in path:
+        raise InvalidPath()
     parts = path.split("/", 4)
     if len(parts) < 3 or parts[0] != "" or parts[1] != "v1" or not parts[2]:
-        raise bad_request("Invalid path")
+        raise PreconditionFailed("Bad URL")
     account = parts[2]
     container = parts[3] if len(parts) > 3 and parts[3] else None
     obj = parts[4] if len(parts) > 4 and parts[4] else None
     if obj is not None and container is None:
-        raise bad_request("Invalid path")
-    if "\x00" in path:
-        raise bad_request("Path contains a NUL character")
+        raise PreconditionFailed("Bad URL")
     return account, container, obj
 
 

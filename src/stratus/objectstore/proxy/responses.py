@@ -52,16 +52,21 @@ def plain_headers(headers: Mapping[str, str]) -> RawHeaders:
 
 class RawResponse:
     """A complete response with raw headers and ``Content-Length`` from the body; an
-    error without a body gets Swift's one-line reason (except to a HEAD)."""
+    error without a body gets Swift's one-line reason (except to a HEAD, or when ``bare``:
+    a 412 from a condition carries the object's headers and nothing else)."""
 
-    def __init__(self, status: int, headers: RawHeaders, body: bytes = b"") -> None:
+    def __init__(
+        self, status: int, headers: RawHeaders, body: bytes = b"", *, bare: bool = False
+    ) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self.bare = bare
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body, headers = self.body, list(self.headers)
-        if self.status >= 400 and not body and scope.get("method") != "HEAD":
+        explain = self.status >= 400 and not self.bare and scope.get("method") != "HEAD"
+        if explain and not body:
             body = f"{title(self.status)}\n".encode()
             headers.append((b"content-type", b"text/plain; charset=utf-8"))
         headers.append((b"content-length", str(len(body)).encode()))

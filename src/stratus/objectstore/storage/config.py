@@ -23,6 +23,10 @@ class DiskConfig:
     metadata_store: MetadataStore = MetadataStore.AUTO
     # bytes gathered from the network before one write() in a worker thread
     write_buffer: int = 1 << 20
+    # bytes written between fdatasyncs of a large body (with fsync on), so the final fsync
+    # stays short: otherwise a 1 GiB object can still be flushing when the proxy's node
+    # timeout ends; 0 syncs only at the end
+    sync_every: int = 64 << 20
     # bytes per read() when streaming an object out
     read_chunk: int = 1 << 20
     # tombstones older than this many seconds are removed while hashing suffixes

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from stratus.objectstore.storage.config import DiskConfig
 from stratus.objectstore.storage.errors import DeviceUnavailable, NewerExists
+from stratus.objectstore.storage.expiry_check import delete_at_is
 from stratus.objectstore.storage.hashdir import newest_state
 from stratus.objectstore.storage.hashes import SuffixHashes, suffix_hashes
 from stratus.objectstore.storage.install import check_device, write_marker
@@ -32,6 +33,7 @@ from stratus.objectstore.storage.metadata import ObjectMetadata
 from stratus.objectstore.storage.quarantine import quarantine_hash_dir
 from stratus.objectstore.storage.reader import ObjectReader, open_object
 from stratus.objectstore.storage.timestamp import Timestamp
+from stratus.objectstore.storage.versions import VersionListing, suffix_versions
 from stratus.objectstore.storage.writer import ObjectWriter
 
 _DEVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
@@ -74,11 +76,22 @@ class DiskFileManager:
         expected_etag: str | None = None,
     ) -> ObjectWriter:
         """A writer for a PUT at ``timestamp``: refused up front (``NewerExists``) when a
-        newer version is already there, so the body need not be read at all."""
+        newer version is already there, so the body need not be read at all.
+
+        A body announced smaller than ``write_buffer`` is not worth a disk round trip
+        before it is read: its writer is deferred (see ``writer.py``) and the same checks
+        (device, newer version) happen at commit, in the one worker-thread hop that
+        writes it."""
         loc = self.locate(addr)
-        await asyncio.to_thread(self._precheck, loc, timestamp)
+        small = expected_length is not None and expected_length < self.config.write_buffer
+        if not small:
+            await asyncio.to_thread(self._precheck, loc, timestamp)
         writer = ObjectWriter(
-            loc, self.config, expected_length=expected_length, expected_etag=expected_etag
+            loc,
+            self.config,
+            expected_length=expected_length,
+            expected_etag=expected_etag,
+            deferred=small,
         )
         return await writer.open()
 
@@ -91,13 +104,17 @@ class DiskFileManager:
     async def open(self, addr: ObjectAddress) -> ObjectReader:
         return await asyncio.to_thread(open_object, self.locate(addr), self.config)
 
-    async def delete(self, addr: ObjectAddress, timestamp: Timestamp) -> DeleteOutcome:
+    async def delete(
+        self, addr: ObjectAddress, timestamp: Timestamp, *, if_delete_at: int | None = None
+    ) -> DeleteOutcome:
         """Write a tombstone at ``timestamp`` (even when nothing is there, so a PUT that is
-        older but arrives later is refused)."""
+        older but arrives later is refused). With ``if_delete_at`` (the expirer), live data
+        must still expire at that time (``DeleteAtMismatch`` otherwise)."""
         loc = self.locate(addr)
         meta = ObjectMetadata(name=loc.name, timestamp=timestamp)
         version = FileName.of(timestamp, TOMBSTONE)
-        before = await asyncio.to_thread(write_marker, loc, version, meta, self.config)
+        check = None if if_delete_at is None else delete_at_is(if_delete_at)
+        before = await asyncio.to_thread(write_marker, loc, version, meta, self.config, check)
         data = before.data
         return DeleteOutcome(data is not None, before.base.timestamp if before.base else None)
 
@@ -107,10 +124,11 @@ class DiskFileManager:
         timestamp: Timestamp,
         *,
         user_meta: Mapping[str, str],
+        stored_headers: Mapping[str, str] | None = None,
         delete_at: int | None = None,
         content_type: str | None = None,
     ) -> None:
-        """Replace the user metadata and X-Delete-At (and optionally the content type)."""
+        """Replace user metadata, stored headers and X-Delete-At (and maybe the type)."""
         loc = self.locate(addr)
         meta = ObjectMetadata(
             name=loc.name,
@@ -119,9 +137,30 @@ class DiskFileManager:
             content_type_timestamp=timestamp if content_type else None,
             user_meta=dict(user_meta),
             delete_at=delete_at,
+            headers=dict(stored_headers or {}),
         )
         version = FileName.of(timestamp, META)
         await asyncio.to_thread(write_marker, loc, version, meta, self.config)
+
+    async def install_marker(
+        self, addr: ObjectAddress, version: FileName, meta: ObjectMetadata
+    ) -> None:
+        """A replicated ``.ts`` or ``.meta``, stored with exactly the metadata it had on the
+        replica that sent it (replicated ``.data`` goes through ``create`` like a PUT)."""
+        loc = self.locate(addr)
+        await asyncio.to_thread(write_marker, loc, version, meta, self.config, replicated=True)
+
+    async def versions(
+        self, device: str, partition: int, suffixes: Iterable[str]
+    ) -> VersionListing:
+        """The current versions in ``suffixes``, for a replicator deciding what to send."""
+        paths = self.device(device)
+
+        def run() -> VersionListing:
+            check_device(paths, self.config)
+            return suffix_versions(paths.partition(partition), suffixes)
+
+        return await asyncio.to_thread(run)
 
     async def quarantine(self, addr: ObjectAddress, why: str) -> Path | None:
         loc = self.locate(addr)
@@ -137,9 +176,7 @@ class DiskFileManager:
     ) -> SuffixHashes:
         """The partition's suffix hashes for the replicator (see ``hashes.py``)."""
         paths = self.device(device)
-        reclaim_before = Timestamp.from_seconds(
-            max(0.0, Timestamp.now().seconds - self.config.reclaim_age)
-        )
+        reclaim_before = self.reclaim_before()
 
         def run() -> SuffixHashes:
             check_device(paths, self.config)
@@ -151,3 +188,7 @@ class DiskFileManager:
             )
 
         return await asyncio.to_thread(run)
+
+    def reclaim_before(self) -> Timestamp:
+        """Tombstones older than this are forgotten (every replica had time to learn)."""
+        return Timestamp.from_seconds(max(0.0, Timestamp.now().seconds - self.config.reclaim_age))

@@ -81,3 +81,14 @@ class CorruptObject(StratusError):
 
     def __init__(self, path: str, why: str) -> None:
         super().__init__("objectstore.object.corrupt", f"{path}: {why}")
+
+
+class DeleteAtMismatch(Conflict):
+    """A DELETE with ``X-If-Delete-At`` for an object whose expiry is no longer that time
+    (overwritten or re-POSTed since it was queued): the object stays (412)."""
+
+    def __init__(self, name: str, current: int | None, expected: int) -> None:
+        super().__init__(
+            "objectstore.object.delete_at_mismatch",
+            f"Object {name} expires at {current}, not {expected}",
+        )

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from stratus.objectstore.storage.config import DiskConfig, MetadataStore
@@ -34,6 +35,8 @@ from stratus.objectstore.storage.layout import META, DevicePaths, FileName, List
 from stratus.objectstore.storage.metadata import ObjectMetadata, try_set_xattr, write_sidecar
 
 _ATTEMPTS = 3  # a concurrent cleanup may remove an emptied hash dir under us
+# An extra condition a write must meet, checked under the hash dir's lock (it raises).
+Precondition = Callable[[ObjectLocation, Listing], None]
 
 
 def check_device(device: DevicePaths, config: DiskConfig) -> None:
@@ -65,11 +68,14 @@ def attach_metadata(fd: int, meta: ObjectMetadata, config: DiskConfig) -> bool:
     return True
 
 
-def refuse_if_superseded(loc: ObjectLocation, version: FileName, listing: Listing) -> None:
+def refuse_if_superseded(
+    loc: ObjectLocation, version: FileName, listing: Listing, *, replicated: bool = False
+) -> None:
     """Newest wins: a PUT or DELETE must beat the current data or tombstone; a POST needs
-    live data older than itself."""
+    live data older than itself. A replicated ``.meta`` need only be newer than the base:
+    its data may still be on its way, and ``classify`` keeps a ``.meta`` without a base."""
     base = listing.base
-    if version.ext == META:
+    if version.ext == META and not replicated:
         if base is None:
             raise ObjectNotFound(loc.name)
         if listing.tombstone is not None:
@@ -86,13 +92,24 @@ def install(
     *,
     sidecar: bool,
     config: DiskConfig,
+    precondition: Precondition | None = None,
+    replicated: bool = False,
 ) -> Listing:
     """Rename ``tmp`` into the hash dir as ``version``; return the listing it replaced.
     The temp file is removed whatever happens."""
     try:
         for attempt in range(_ATTEMPTS):
             try:
-                return _install_once(loc, tmp, version, meta, sidecar=sidecar, config=config)
+                return _install_once(
+                    loc,
+                    tmp,
+                    version,
+                    meta,
+                    sidecar=sidecar,
+                    config=config,
+                    check=precondition,
+                    replicated=replicated,
+                )
             except FileNotFoundError:
                 if attempt == _ATTEMPTS - 1 or not tmp.exists():
                     raise
@@ -110,12 +127,16 @@ def _install_once(
     *,
     sidecar: bool,
     config: DiskConfig,
+    check: Precondition | None,
+    replicated: bool,
 ) -> Listing:
     make_dirs(loc.hash_dir, fsync=config.fsync)
     final = loc.hash_dir / version.name
     with flocked(loc.hash_dir, directory=True):
         _, listing = list_versions(loc.hash_dir)
-        refuse_if_superseded(loc, version, listing)
+        refuse_if_superseded(loc, version, listing, replicated=replicated)
+        if check is not None:
+            check(loc, listing)
         if sidecar:
             write_sidecar(final, loc.device.tmp, meta, config.fsync)
         os.rename(tmp, final)
@@ -127,7 +148,13 @@ def _install_once(
 
 
 def write_marker(
-    loc: ObjectLocation, version: FileName, meta: ObjectMetadata, config: DiskConfig
+    loc: ObjectLocation,
+    version: FileName,
+    meta: ObjectMetadata,
+    config: DiskConfig,
+    precondition: Precondition | None = None,
+    *,
+    replicated: bool = False,
 ) -> Listing:
     """An empty version file carrying only metadata: a tombstone or a POST's ``.meta``."""
     fd, tmp = new_temp(loc.device, config)
@@ -140,7 +167,16 @@ def write_marker(
         tmp.unlink()
         raise
     os.close(fd)
-    return install(loc, tmp, version, meta, sidecar=sidecar, config=config)
+    return install(
+        loc,
+        tmp,
+        version,
+        meta,
+        sidecar=sidecar,
+        config=config,
+        precondition=precondition,
+        replicated=replicated,
+    )
 
 
 def storage_error(exc: OSError, device: DevicePaths) -> Exception:

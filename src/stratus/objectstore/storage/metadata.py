@@ -6,10 +6,15 @@ and must never execute what it reads)::
     {"format": 1, "name": "/a/c/o", "timestamp": "1700000000.00000",
      "content_length": 5, "etag": "<md5 hex>", "content_type": "text/plain",
      "content_type_timestamp": "1700000000.00000", "user_meta": {"color": "blue"},
-     "delete_at": 1800000000}
+     "delete_at": 1800000000, "headers": {"content-disposition": "inline"},
+     "sysmeta": {"x-object-sysmeta-slo-size": "5"}}
 
 Absent keys mean "not set" (a tombstone has only name and timestamp; a ``.meta`` has no
-length or ETag). Where it lives:
+length or ETag). ``headers`` are the other client headers an object keeps
+(``Content-Disposition``, ``X-Object-Manifest``...), replaced by a POST like user
+metadata; ``sysmeta`` is what the proxy's middleware records (``X-Object-Sysmeta-*``,
+``X-Static-Large-Object``), set by a PUT only, so no POST can turn a manifest into data.
+Where it lives:
 
 - **xattr** ``user.stratus.meta`` on the file itself, set on the temp file before the
   rename, so data and metadata appear in one atomic step;
@@ -56,6 +61,8 @@ class ObjectMetadata:
     content_type_timestamp: Timestamp | None = None
     user_meta: Mapping[str, str] = field(default_factory=dict)
     delete_at: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    sysmeta: Mapping[str, str] = field(default_factory=dict)
 
     def updated(self, **changes: Any) -> ObjectMetadata:
         return replace(self, **changes)
@@ -75,6 +82,8 @@ class ObjectMetadata:
             ),
             "user_meta": dict(self.user_meta) or None,
             "delete_at": self.delete_at,
+            "headers": dict(self.headers) or None,
+            "sysmeta": dict(self.sysmeta) or None,
         }
         doc.update({k: v for k, v in optional.items() if v is not None})
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
@@ -96,6 +105,8 @@ class ObjectMetadata:
                 content_type_timestamp=Timestamp.parse(ctype_ts) if ctype_ts else None,
                 user_meta=_string_map(doc.get("user_meta", {})),
                 delete_at=_optional(doc.get("delete_at"), int),
+                headers=_string_map(doc.get("headers", {})),
+                sysmeta=_string_map(doc.get("sysmeta", {})),
             )
         except (ValueError, TypeError, KeyError, InvalidTimestamp) as exc:
             raise CorruptObject(where, f"unreadable metadata: {exc}") from exc

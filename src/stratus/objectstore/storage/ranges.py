@@ -1,18 +1,27 @@
-"""HTTP ``Range`` for object GETs: one byte range, as the proxy asks of a backend.
+"""HTTP ``Range`` for object GETs, with Swift's rules.
 
-Several ranges in one header are answered with the whole object (RFC 9110 lets a server
-ignore Range); the proxy can ask for them one at a time.
+A header that is not well formed anywhere (``bytes=5-3``, ``bytes=x``, a spec without a
+hyphen) is ignored and the whole object sent: RFC 9110 lets a server ignore Range, and
+that is what Swift does. Of a well-formed header, ranges that start past the end are
+dropped and ranges that end past it are trimmed; if nothing is left the answer is 416
+with ``Content-Range: bytes */size``. Requests that could make a server do far more work
+than the object's size (RFC 7233 §6.1) are refused with 416 as Swift documents: more
+than 50 ranges, more than two overlapping pairs, or eight or more out of order.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
-_SPEC = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
+_DIGITS = re.compile(r"[0-9]*")
+MAX_RANGES = 50
+MAX_OVERLAPS = 2
+MAX_NONASCENDING = 8
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class ByteRange:
     start: int
     stop: int  # exclusive
@@ -20,32 +29,71 @@ class ByteRange:
     def content_range(self, size: int) -> str:
         return f"bytes {self.start}-{self.stop - 1}/{size}"
 
+    def overlaps(self, other: ByteRange) -> bool:
+        return self.start < other.stop and other.start < self.stop
+
 
 class Unsatisfiable(Exception):
-    """No requested range overlaps the object (416 with ``Content-Range: bytes */size``)."""
+    """No range can be served (416 with ``Content-Range: bytes */size``)."""
 
 
-def parse_range(header: str | None, size: int) -> ByteRange | None:
-    """The range to send, or ``None`` for the whole object (absent, malformed, or several
-    ranges: all are reasons to ignore the header rather than fail the GET)."""
+Spec = tuple[int | None, int | None]  # (first, last) as written; either may be absent
+
+
+def parse_specs(header: str | None) -> list[Spec] | None:
+    """The header's ranges as written, or ``None`` if it is absent or malformed."""
     if not header:
         return None
-    unit, _, specs = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in specs:
+    text = header.replace(" ", "").replace("\t", "")
+    if not text.lower().startswith("bytes="):
         return None
-    match = _SPEC.fullmatch(specs)
-    if match is None or match.group(1) == match.group(2) == "":
+    specs: list[Spec] = []
+    for spec in text[len("bytes=") :].split(","):
+        first, hyphen, last = spec.partition("-")
+        if not hyphen or not _DIGITS.fullmatch(first) or not _DIGITS.fullmatch(last):
+            return None
+        if first == last == "":
+            return None
+        start = int(first) if first else None
+        end = int(last) if last else None
+        if start is not None and end is not None and end < start:
+            return None
+        specs.append((start, end))
+    return specs
+
+
+def resolve(specs: list[Spec], size: int) -> list[ByteRange]:
+    """The byte ranges of an object of ``size`` bytes that the specs ask for."""
+    out: list[ByteRange] = []
+    for first, last in specs:
+        if first is None:
+            assert last is not None
+            if last > 0:  # ``-0`` asks for nothing
+                out.append(ByteRange(max(0, size - last), size))
+        elif first < size:
+            out.append(ByteRange(first, size if last is None else min(last + 1, size)))
+    return out
+
+
+def egregious(ranges: list[ByteRange]) -> bool:
+    """Swift's denial-of-service limits on multi-range requests."""
+    if len(ranges) > MAX_RANGES:
+        return True
+    overlapping = sum(1 for a, b in itertools.combinations(ranges, 2) if a.overlaps(b))
+    if overlapping > MAX_OVERLAPS:
+        return True
+    ascending = all(a <= b for a, b in itertools.pairwise(ranges))
+    return not ascending and len(ranges) >= MAX_NONASCENDING
+
+
+def parse_ranges(header: str | None, size: int) -> list[ByteRange] | None:
+    """The ranges to send, or ``None`` for the whole object; ``Unsatisfiable`` for 416."""
+    specs = parse_specs(header)
+    if specs is None:
         return None
-    first, last = match.group(1), match.group(2)
-    if first == "":  # suffix: the last N bytes
-        length = int(last)
-        if length == 0 or size == 0:
-            raise Unsatisfiable
-        return ByteRange(max(0, size - length), size)
-    start = int(first)
-    stop = size if last == "" else int(last) + 1
-    if last != "" and stop <= start:
-        return None  # last < first: syntactically invalid, ignored
-    if start >= size:
+    ranges = resolve(specs, size)
+    if not ranges or egregious(ranges):
         raise Unsatisfiable
-    return ByteRange(start, min(stop, size))
+    if size == 0:  # only a suffix range gets here: there are no bytes to index
+        return None
+    return ranges

@@ -3,7 +3,9 @@
 Opening picks the newest ``.data`` (or reports the tombstone), checks that its metadata
 belongs to this name and matches the file's size (else the hash dir is quarantined and the
 object reads as missing), then lays the newest ``.meta`` over it. The file stays open, so
-a concurrent overwrite or delete cannot pull it from under a reader.
+a concurrent overwrite or delete cannot pull it from under a reader. The bytes are checked
+against the ETag on every whole read: before answering when the object fits in one read,
+else at the end of the stream; a mismatch quarantines the hash dir (as the auditor does).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class ObjectView:
     content_type: str
     user_meta: Mapping[str, str]
     delete_at: int | None
+    headers: Mapping[str, str]  # stored client headers (the newest POST's)
+    sysmeta: Mapping[str, str]  # the data's (a POST never changes it)
 
 
 class ObjectReader:
@@ -75,6 +79,21 @@ class ObjectReader:
             await self._quarantine(f"short read: {pos} of {stop} bytes")
         elif md5 is not None and md5.hexdigest() != self.view.etag:
             await self._quarantine(f"MD5 {md5.hexdigest()} != ETag {self.view.etag}")
+
+    async def verified_body(self) -> bytes | None:
+        """The whole body, already checked against its ETag, when it fits in one read
+        (``None`` when it does not). A bad copy is quarantined and reads as missing
+        *before* any byte goes out, so the proxy serves the object from another replica;
+        a larger object is streamed and checked at its end by ``chunks``."""
+        size = self.view.content_length
+        if size > self.config.read_chunk or self._fd is None:
+            return None
+        md5 = hashlib.md5(usedforsecurity=False)
+        body = await asyncio.to_thread(self._pread, self._fd, size, 0, md5)
+        if len(body) != size or md5.hexdigest() != self.view.etag:
+            await self._quarantine(f"MD5 {md5.hexdigest()} != ETag {self.view.etag}")
+            raise ObjectNotFound(self.view.name, why=" (quarantined)")
+        return body
 
     def close(self) -> None:
         """Close now, or once an outstanding read-ahead is done with the descriptor."""
@@ -142,15 +161,22 @@ def open_object(loc: ObjectLocation, config: DiskConfig) -> ObjectReader:
     raise AssertionError("unreachable")
 
 
-def _view(fd: int, path: Path, loc: ObjectLocation, listing: Listing) -> ObjectView:
+def checked_data_metadata(fd: int, path: Path) -> ObjectMetadata:
+    """The metadata of an open ``.data`` file, checked against the file the way every
+    reader checks it (a GET here, the auditor too): ``CorruptObject`` if it disagrees."""
     data = read_metadata(fd, path)
-    if data.name != loc.name:
-        raise CorruptObject(str(path), f"holds {data.name!r}, not {loc.name!r}")
     if data.content_length is None or data.etag is None:
         raise CorruptObject(str(path), "data without length or ETag")
     size = os.fstat(fd).st_size
     if size != data.content_length:
         raise CorruptObject(str(path), f"{size} bytes on disk, {data.content_length} recorded")
+    return data
+
+
+def _view(fd: int, path: Path, loc: ObjectLocation, listing: Listing) -> ObjectView:
+    data = checked_data_metadata(fd, path)
+    if data.name != loc.name:
+        raise CorruptObject(str(path), f"holds {data.name!r}, not {loc.name!r}")
     view = _apply_metas(data, loc.hash_dir, listing.metas)
     if view.delete_at is not None and view.delete_at <= time.time():
         raise ObjectExpired(loc.name, view.data_timestamp, view.delete_at)
@@ -158,8 +184,9 @@ def _view(fd: int, path: Path, loc: ObjectLocation, listing: Listing) -> ObjectV
 
 
 def _apply_metas(data: ObjectMetadata, hash_dir: Path, metas: tuple[FileName, ...]) -> ObjectView:
-    """A POST replaces user metadata and X-Delete-At wholesale (the newest ``.meta``); the
-    content type is the newest among the data's and any ``.meta`` that set one."""
+    """A POST replaces user metadata, stored headers and X-Delete-At wholesale (the newest
+    ``.meta``); the content type is the newest among the data's and any ``.meta`` that set
+    one; sysmeta is the data's alone."""
     newest = data
     ctype = data.content_type
     if metas:
@@ -180,4 +207,6 @@ def _apply_metas(data: ObjectMetadata, hash_dir: Path, metas: tuple[FileName, ..
         content_type=ctype or "application/octet-stream",
         user_meta=dict(newest.user_meta),
         delete_at=newest.delete_at,
+        headers=dict(newest.headers),
+        sysmeta=dict(data.sysmeta),
     )

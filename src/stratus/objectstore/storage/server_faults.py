@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from stratus.common.asgi.faults import STATUS_BY_KIND, title
 from stratus.common.errors import StratusError
 from stratus.objectstore.storage.errors import (
+    DeleteAtMismatch,
     DeviceUnavailable,
     EtagMismatch,
     InsufficientStorage,
@@ -56,6 +57,8 @@ def _status(exc: StratusError) -> int:
         return 507
     if isinstance(exc, EtagMismatch):
         return 422
+    if isinstance(exc, DeleteAtMismatch):
+        return 412
     if isinstance(exc, LengthRequired):
         return 411
     if isinstance(exc, LengthMismatch):

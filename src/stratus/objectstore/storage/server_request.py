@@ -18,12 +18,32 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from stratus.common.errors import InvalidInput
-from stratus.objectstore.storage.layout import SUFFIX_RE, ObjectAddress
+from stratus.objectstore.storage.errors import CorruptObject
+from stratus.objectstore.storage.layout import DATA, SUFFIX_RE, FileName, ObjectAddress
+from stratus.objectstore.storage.metadata import ObjectMetadata
 from stratus.objectstore.storage.timestamp import Timestamp
 
 MAX_PARTITION = 2**32
 _DIGITS = re.compile(r"[0-9]{1,20}")
 USER_META_PREFIX = "x-object-meta-"
+SYSMETA_PREFIX = "x-object-sysmeta-"
+# Client headers an object keeps besides its metadata; a POST replaces them all.
+STORED_HEADERS = frozenset(
+    {
+        "content-disposition",
+        "content-encoding",
+        "content-language",
+        "cache-control",
+        "expires",
+        "x-robots-tag",
+        "x-object-manifest",
+    }
+)
+# Set by a PUT only (the proxy's middleware decides who may send them).
+SYSMETA_HEADERS = frozenset({"x-static-large-object"})
+# A replicator's push: the version's file name and its metadata exactly as stored.
+REPLICATED_VERSION = "x-backend-replicated-version"
+REPLICATED_METADATA = "x-backend-replicated-metadata"
 
 
 class LengthRequired(InvalidInput):
@@ -31,6 +51,13 @@ class LengthRequired(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__("objectstore.request.length_required", "Content-Length required")
+
+
+class InvalidPath(InvalidInput):
+    """A path that is not UTF-8 or holds a NUL (Swift's proxy answers 412 to these)."""
+
+    def __init__(self, message: str = "Invalid UTF8 or contains NULL") -> None:
+        super().__init__("objectstore.request.invalid_path", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +77,7 @@ def request_path(scope: Scope) -> str:
     try:
         return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
-        raise _bad("Invalid UTF-8 in path") from None
+        raise InvalidPath("Invalid UTF-8 in path") from None
 
 
 def _partition(text: str) -> int:
@@ -113,9 +140,50 @@ def delete_at(headers: Headers) -> int | None:
     return when
 
 
+def if_delete_at(headers: Headers) -> int | None:
+    """``X-If-Delete-At`` of the expirer's DELETE: whole seconds (any time, past too)."""
+    value = headers.get("x-if-delete-at")
+    if value is None:
+        return None
+    if not _DIGITS.fullmatch(value.strip()):
+        raise _bad(f"Invalid X-If-Delete-At {value!r}")
+    return int(value)
+
+
 def user_meta(headers: Headers) -> Mapping[str, str]:
     return {
         name[len(USER_META_PREFIX) :]: value
         for name, value in headers.items()
         if name.startswith(USER_META_PREFIX) and len(name) > len(USER_META_PREFIX)
     }
+
+
+def stored_headers(headers: Headers) -> Mapping[str, str]:
+    return {name: value for name, value in headers.items() if name in STORED_HEADERS}
+
+
+def sysmeta(headers: Headers) -> Mapping[str, str]:
+    return {
+        name: value
+        for name, value in headers.items()
+        if (name.startswith(SYSMETA_PREFIX) and len(name) > len(SYSMETA_PREFIX))
+        or name in SYSMETA_HEADERS
+    }
+
+
+def replicated_version(headers: Headers, name: str) -> tuple[FileName, ObjectMetadata]:
+    """The version a replicator pushes, checked to describe this very object."""
+    version = FileName.parse(headers.get(REPLICATED_VERSION, ""))
+    if version is None:
+        raise _bad(f"Invalid {REPLICATED_VERSION}")
+    try:
+        meta = ObjectMetadata.from_bytes(
+            headers.get(REPLICATED_METADATA, "").encode(), REPLICATED_METADATA
+        )
+    except CorruptObject as exc:
+        raise _bad(exc.message) from None
+    if meta.name != name or meta.timestamp != version.timestamp:
+        raise _bad(f"Metadata of {meta.name} at {meta.timestamp} does not match the request")
+    if version.ext == DATA and (meta.content_length is None or meta.etag is None):
+        raise _bad("Replicated data needs its length and ETag")
+    return version, meta

@@ -1,0 +1,1 @@
+"""Compute: the Nova v2.1 API, the conductor, compute agents and hypervisor drivers."""

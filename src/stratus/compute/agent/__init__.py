@@ -1,0 +1,1 @@
+"""The compute agent: one per hypervisor host, RPC only, no database credentials."""

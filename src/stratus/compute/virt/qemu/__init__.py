@@ -1,0 +1,1 @@
+"""The ``qemu`` driver: QEMU processes managed directly over QMP, no libvirt daemon."""

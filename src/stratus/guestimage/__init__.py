@@ -1,0 +1,1 @@
+"""``stratus guest-image build``: a tiny Linux guest made from Debian packages only."""

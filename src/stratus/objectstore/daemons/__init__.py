@@ -1,0 +1,1 @@
+"""Background daemons that keep the object store's replicas complete and correct."""

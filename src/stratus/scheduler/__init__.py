@@ -1,0 +1,1 @@
+"""Placement of instances on hosts: filters, weighers and claims."""

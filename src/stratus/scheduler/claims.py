@@ -1,0 +1,131 @@
+"""Claims in the database: the judge when several schedulers place on the same hosts.
+
+A claim is one transaction: insert the ``resource_claims`` row, then increment the
+host's ``compute_nodes.*_used`` counters with a conditional UPDATE whose WHERE clause
+re-checks the room against the allocation ratios. The UPDATE takes the row lock, and
+PostgreSQL and MariaDB re-evaluate its condition on the latest committed row, SQLite has
+one writer at a time: two schedulers can never both fit into the last room. If the
+UPDATE matches no row, the transaction rolls back and the caller tries another host.
+
+The scheduler owns ``*_used``: they always equal the sum of the host's live claims, so
+the conductor, which records what agents report, must leave them alone. A release
+deletes the row and, only if it deleted one, decrements the counters in the same
+transaction, so a release delivered twice (at-least-once bus) changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from stratus.common.db import Database
+from stratus.compute.models import ComputeNode, ResourceClaim
+from stratus.scheduler.host_state import Amounts, Claim
+from stratus.scheduler.settings import SchedulerSettings
+
+
+class ClaimOutcome(enum.Enum):
+    CLAIMED = "claimed"
+    ALREADY_HELD = "already_held"  # this instance holds a claim on that host already
+    NO_ROOM = "no_room"  # another scheduler took the room, or the host is gone
+
+
+class ClaimLedger:
+    def __init__(self, db: Database, settings: SchedulerSettings) -> None:
+        self._db = db
+        self._settings = settings
+
+    async def claim(self, claim: Claim) -> ClaimOutcome:
+        try:
+            async with self._db.session() as session:
+                session.add(
+                    ResourceClaim(
+                        instance_id=claim.instance_id,
+                        host=claim.host,
+                        vcpus=claim.amounts.vcpus,
+                        memory_mb=claim.amounts.memory_mb,
+                        disk_gb=claim.amounts.disk_gb,
+                        server_group_id=claim.server_group_id,
+                    )
+                )
+                await session.flush()
+                result = await session.execute(self._take(claim.host, claim.amounts))
+                if _rowcount(result) != 1:
+                    raise _NoRoom
+        except _NoRoom:
+            return ClaimOutcome.NO_ROOM
+        except IntegrityError:
+            return ClaimOutcome.ALREADY_HELD
+        return ClaimOutcome.CLAIMED
+
+    def _take(self, host: str, need: Amounts) -> sa.Update:
+        s, node = self._settings, ComputeNode
+        return (
+            sa.update(node)
+            .where(
+                node.host == host,
+                node.vcpus_used + need.vcpus <= node.vcpus * _ratio(s.cpu_allocation_ratio),
+                node.memory_mb_used + need.memory_mb
+                <= node.memory_mb * _ratio(s.ram_allocation_ratio),
+                node.local_gb_used + need.disk_gb
+                <= node.local_gb * _ratio(s.disk_allocation_ratio),
+            )
+            .values(
+                vcpus_used=node.vcpus_used + need.vcpus,
+                memory_mb_used=node.memory_mb_used + need.memory_mb,
+                local_gb_used=node.local_gb_used + need.disk_gb,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release(self, instance_id: str, host: str) -> Claim | None:
+        """Delete the claim and give its room back; ``None`` if there was none (any more)."""
+        held = (ResourceClaim.instance_id == instance_id) & (ResourceClaim.host == host)
+        async with self._db.session() as session:
+            row = (
+                await session.execute(
+                    sa.select(
+                        ResourceClaim.vcpus,
+                        ResourceClaim.memory_mb,
+                        ResourceClaim.disk_gb,
+                        ResourceClaim.server_group_id,
+                    ).where(held)
+                )
+            ).first()
+            if row is None:
+                return None
+            deleted = await session.execute(sa.delete(ResourceClaim).where(held))
+            if _rowcount(deleted) != 1:
+                return None  # a concurrent release won
+            amounts = Amounts(row.vcpus, row.memory_mb, row.disk_gb)
+            await session.execute(_give_back(host, amounts))
+        return Claim(instance_id, host, amounts, row.server_group_id)
+
+
+def _give_back(host: str, amounts: Amounts) -> sa.Update:
+    node = ComputeNode
+    return (
+        sa.update(node)
+        .where(node.host == host)
+        .values(
+            vcpus_used=node.vcpus_used - amounts.vcpus,
+            memory_mb_used=node.memory_mb_used - amounts.memory_mb,
+            local_gb_used=node.local_gb_used - amounts.disk_gb,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _ratio(value: float) -> sa.ColumnElement[float]:
+    return sa.literal(value, sa.Float)
+
+
+def _rowcount(result: object) -> int:
+    count = getattr(result, "rowcount", -1)
+    return count if isinstance(count, int) else -1
+
+
+class _NoRoom(Exception):
+    """Rolls the claim's transaction back."""
