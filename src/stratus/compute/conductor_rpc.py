@@ -8,7 +8,7 @@ the conductor adds its events to. Like ``compute.rpc``, no SQL import here.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -53,6 +53,19 @@ class DeleteServer(Cast):
     instance_id: str
     force: bool = False
     request_id: str
+
+
+class PortStatusChanged(Cast):
+    """From the network service: these ports of a server went ``ACTIVE`` (wired on
+    ``host``: Nova's ``network-vif-plugged`` external event) or ``DOWN`` again. A server
+    waiting for its ports re-reads all their states (``network.get_port_states``), so a
+    lost, late or duplicated one does no harm."""
+
+    wire_name: ClassVar[str] = "conductor.port_status_changed"
+    instance_id: str
+    host: str
+    status: Literal["ACTIVE", "DOWN"]
+    port_ids: list[str]
 
 
 class GetServerConsole(Call[ConsoleOutput]):

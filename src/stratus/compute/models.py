@@ -109,6 +109,9 @@ class Instance(Base):
     new_flavor: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     source_host: Mapped[str | None] = mapped_column(sa.String(255))
     build_attempts: Mapped[int] = mapped_column(default=0)
+    # set while a spawned instance waits for its ports to be wired (network-vif-plugged):
+    # past it, any conductor's sweep fails the wait (conductor/plugging.py)
+    vif_deadline: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(
         UtcDateTime, default=utcnow, onupdate=utcnow, index=True

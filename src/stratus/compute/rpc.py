@@ -166,6 +166,8 @@ class InstanceEvent(Cast):
     power_state: int
     action: Power | None = None
     fault: str | None = None  # what went wrong, for the instance fault
+    # BUILT: the driver made taps the network agent plugs; ACTIVE once every port is
+    wait_for_ports: bool = False
 
 
 class HostResources(BaseModel):

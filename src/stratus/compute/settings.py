@@ -93,6 +93,25 @@ class ComputeSettings(Section):
     power_off_grace: float = Field(
         default=30.0, ge=0, description="Seconds a clean shutdown may take before a hard one."
     )
+    vif_plugging_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a spawned server (on a driver whose taps the network agent "
+        "plugs: qemu) waits for every port to be ACTIVE before it goes ACTIVE (Nova's "
+        "network-vif-plugged). Past it: ERROR with a fault naming the ports, or ACTIVE "
+        "with a warning if vif_plugging_is_fatal is false.",
+    )
+    vif_plugging_is_fatal: bool = Field(
+        default=True,
+        description="Whether ports not wired within vif_plugging_timeout fail the build "
+        "(true, as Nova) or only log a warning (false).",
+    )
+    vif_plugging_sweep_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between each conductor's checks for waits past their "
+        "deadline (so a wait ends even if the conductor that started it died).",
+    )
     snapshot_dir: str = Field(
         default="",
         description="Where an agent writes a snapshot's disk before uploading it (deleted "
@@ -110,6 +129,11 @@ class ComputeSettings(Section):
     fake_failure_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts the failure rate applies to; empty: every fake host.",
+    )
+    fake_wait_for_ports: bool = Field(
+        default=False,
+        description="For tests: fake hosts declare that they wait for their ports to be "
+        "wired, as qemu does, though they make no taps (a test makes the tap itself).",
     )
     fake_vcpus: int = Field(default=16, ge=1, description="vCPUs of each fake host.")
     fake_memory_mb: int = Field(default=65536, ge=1, description="RAM (MiB) of each fake host.")

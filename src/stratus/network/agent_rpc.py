@@ -15,12 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.rpc import Bus, Dispatcher
+from stratus.compute.conductor_rpc import PortStatusChanged
+from stratus.compute.rpc import CONDUCTOR_TOPIC
 from stratus.network import host_config, ipam, macs, rpc
 from stratus.network import models as m
 from stratus.network.retry import retrying
 from stratus.network.state import NetworkState
 
 log = logging.getLogger(__name__)
+
+COMPUTE_OWNER = "compute:"  # device_owner of a server's port (``compute:<zone>``)
 
 
 class AgentEndpoints:
@@ -73,13 +77,32 @@ def build_dispatcher(endpoints: AgentEndpoints) -> Dispatcher:
     @dispatcher.handler(rpc.PortStatus)
     async def port_status(ctx: RequestContext, msg: rpc.PortStatus) -> None:
         async with db.session() as session:
-            await session.execute(
-                sa.update(m.Port)
-                .where(m.Port.id.in_(msg.port_ids), m.Port.binding_host_id == msg.host)
-                .values(status=msg.status)
+            mine = sa.and_(m.Port.id.in_(msg.port_ids), m.Port.binding_host_id == msg.host)
+            await session.execute(sa.update(m.Port).where(mine).values(status=msg.status))
+            rows = await session.execute(
+                sa.select(m.Port.id, m.Port.device_id).where(
+                    mine, m.Port.device_owner.startswith(COMPUTE_OWNER), m.Port.device_id != ""
+                )
             )
+            servers: dict[str, list[str]] = {}
+            for port_id, device_id in rows:
+                servers.setdefault(device_id, []).append(port_id)
+        for instance_id, port_ids in servers.items():  # after the commit: they read it back
+            await _tell_compute(endpoints.bus, instance_id, msg, port_ids)
 
     return dispatcher
+
+
+async def _tell_compute(bus: Bus, instance_id: str, msg: rpc.PortStatus, ports: list[str]) -> None:
+    """Compute's ``network-vif-plugged``: a server waiting for its ports learns they are
+    wired (a lost cast only delays it: the conductor re-reads the states at its deadline)."""
+    changed = PortStatusChanged(instance_id=instance_id, host=msg.host, status=msg.status,
+                                port_ids=ports)  # fmt: skip
+    try:
+        await bus.cast(CONDUCTOR_TOPIC, changed)
+    except Exception as exc:
+        log.warning("cannot tell compute that ports %s of %s are %s: %s", ports, instance_id,
+                    msg.status, exc)  # fmt: skip
 
 
 async def _cover_dhcp_subnets(session: AsyncSession, port_id: str) -> None:

@@ -94,5 +94,23 @@ class UnbindPorts(Call[Unbound]):
     keep: list[str] = Field(default_factory=list)  # the user's own ports: released
 
 
+class PortState(BaseModel):
+    port_id: str
+    status: str  # ACTIVE once the agent of ``host`` has the tap on its bridge, else DOWN
+    host: str  # binding:host_id
+
+
+class PortStates(BaseModel):
+    ports: list[PortState]
+
+
+class GetPortStates(Call[PortStates]):
+    """The status of a server's ports now: the conductor asks when it starts waiting for
+    them, so a ``PortStatusChanged`` that came before the wait is not missed."""
+
+    wire_name: ClassVar[str] = "network.get_port_states"
+    instance_id: str
+
+
 def tap_name(port_id: str) -> str:
     return f"tap{port_id[:11]}"

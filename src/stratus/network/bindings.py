@@ -26,7 +26,10 @@ from stratus.network.binding_rpc import (
     BoundPorts,
     CheckedNetworks,
     CheckNetworks,
+    GetPortStates,
     PortAddress,
+    PortState,
+    PortStates,
     RequestedNetwork,
     UnbindPorts,
     Unbound,
@@ -129,6 +132,8 @@ async def _group_ids(s: AsyncSession, project_id: str, names: Sequence[str]) -> 
 
 
 def _bind(port: m.Port, instance_id: str, host: str, zone: str | None) -> None:
+    if port.binding_host_id != host:  # wired on the old host, not yet on this one
+        port.status = "DOWN"
     port.device_id = instance_id
     port.device_owner = f"compute:{zone or 'nova'}"
     port.binding_host_id = host
@@ -233,6 +238,18 @@ async def unbind_ports(st: NetworkState, msg: UnbindPorts) -> Unbound:
     return Unbound(deleted=deleted, released=released)
 
 
+async def port_states(st: NetworkState, msg: GetPortStates) -> PortStates:
+    async with st.db.session() as s:
+        rows = await s.execute(
+            sa.select(m.Port.id, m.Port.status, m.Port.binding_host_id).where(
+                m.Port.device_id == msg.instance_id
+            )
+        )
+        return PortStates(
+            ports=[PortState(port_id=i, status=status, host=host) for i, status, host in rows]
+        )
+
+
 def register(dispatcher: Dispatcher, st: NetworkState) -> None:
     """Add the binding calls to the network service's dispatcher."""
 
@@ -243,6 +260,10 @@ def register(dispatcher: Dispatcher, st: NetworkState) -> None:
     @dispatcher.handler(BindPorts)
     async def _bind_ports(ctx: RequestContext, msg: BindPorts) -> BoundPorts:
         return await bind_ports(st, msg)
+
+    @dispatcher.handler(GetPortStates)
+    async def _states(ctx: RequestContext, msg: GetPortStates) -> PortStates:
+        return await port_states(st, msg)
 
     @dispatcher.handler(UnbindPorts)
     async def _unbind(ctx: RequestContext, msg: UnbindPorts) -> Unbound:

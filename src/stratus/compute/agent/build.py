@@ -88,7 +88,10 @@ async def build(agent: AgentHost, ctx: RequestContext, msg: rpc.BuildInstance) -
             await agent.emit(failed, ctx)
             agent.forget(iid)
             return
-        await agent.emit(_event(agent, iid, rpc.Event.BUILT, await agent.power_of(iid)), ctx)
+        waits = agent.driver.capabilities.wait_for_ports and bool(spec.ports)
+        built = _event(agent, iid, rpc.Event.BUILT, await agent.power_of(iid),
+                       wait_for_ports=waits)  # fmt: skip
+        await agent.emit(built, ctx)
 
 
 async def destroy(agent: AgentHost, ctx: RequestContext, msg: rpc.DestroyInstance) -> None:

@@ -6,6 +6,7 @@ read back from those events, so any conductor can take the next failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from stratus.common.context import RequestContext
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 ACTION = "create"
 SCHEDULE = "conductor_schedule_and_build_instances"
 SPAWN = "compute_build_and_run_instance"
+WAIT_PORTS = "compute_wait_for_vif_plugged"  # see plugging.py
 
 
 def _gone(inst: Instance) -> bool:
@@ -99,18 +101,32 @@ async def send_build(
         await on_failed(c, RequestContext(request_id=request_id), event)
 
 
-async def on_built(c: Conductor, ctx: RequestContext, ev: rpc.InstanceEvent) -> None:
+def activate(c: Conductor, inst: Instance) -> None:
+    inst.vm_state = VmState.ACTIVE
+    inst.task_state = None
+    inst.launched_at = c.clock()
+    inst.fault = None
+
+
+async def on_built(c: Conductor, ctx: RequestContext, ev: rpc.InstanceEvent) -> bool:
+    """ACTIVE, or (the driver's taps wait for the network agent) start waiting for the
+    ports: ``True`` then, and the caller asks ``plugging.check`` once this committed."""
     async with c.db.session() as s:
         inst = await locked_instance(s, ev.instance_id)
         if inst.task_state != TaskState.SPAWNING or inst.host != ev.host:
-            return  # stale (a retry moved on) or deleted meanwhile: delete handles it
-        inst.vm_state = VmState.ACTIVE
-        inst.task_state = None
+            return False  # stale (a retry moved on) or deleted meanwhile: delete handles it
+        if inst.vif_deadline is not None:
+            return True  # a duplicate: already waiting
         inst.power_state = ev.power_state
-        inst.launched_at = c.clock()
-        inst.fault = None
         await actions.finish(s, inst, ctx.request_id, SPAWN, ok=True, host=ev.host,
                              action=ACTION)  # fmt: skip
+        if ev.wait_for_ports and inst.network_info:
+            timeout = dt.timedelta(seconds=c.settings.vif_plugging_timeout)
+            inst.vif_deadline = c.clock() + timeout
+            await actions.start(s, inst, ctx.request_id, ACTION, WAIT_PORTS, host=ev.host)
+            return True
+        activate(c, inst)
+        return False
 
 
 async def on_failed(c: Conductor, ctx: RequestContext, ev: rpc.InstanceEvent) -> None:

@@ -24,6 +24,7 @@ def mark_deleted(c: Conductor, inst: Instance) -> None:
     inst.task_state = None
     inst.power_state = PowerState.NOSTATE
     inst.deleted_at = inst.terminated_at = now
+    inst.vif_deadline = None  # no longer waiting for its ports
 
 
 async def delete_server(c: Conductor, msg: DeleteServer) -> None:

@@ -7,7 +7,16 @@ import logging
 from stratus.common.context import RequestContext
 from stratus.common.errors import NotFound
 from stratus.compute import rpc
-from stratus.compute.conductor import build, delete, migrate, power, rebuild, resize, snapshot
+from stratus.compute.conductor import (
+    build,
+    delete,
+    migrate,
+    plugging,
+    power,
+    rebuild,
+    resize,
+    snapshot,
+)
 from stratus.compute.conductor.state import Conductor
 from stratus.compute.models import Instance
 from stratus.compute.states import TaskState
@@ -39,7 +48,8 @@ async def _route(
         case ((E.BUILT | E.BUILD_FAILED), T.REBUILD_SPAWNING):
             await rebuild.on_spawned(c, ctx, ev)
         case E.BUILT, _:
-            await build.on_built(c, ctx, ev)
+            if await build.on_built(c, ctx, ev):
+                await plugging.check(c, ev.instance_id)
         case E.BUILD_FAILED, _:
             await build.on_failed(c, ctx, ev)
         case E.DESTROYED, T.RESIZE_CONFIRMING | T.RESIZE_REVERTING:

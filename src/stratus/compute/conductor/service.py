@@ -23,6 +23,7 @@ from stratus.compute.conductor import (
     events,
     metadata,
     migrate,
+    plugging,
     power,
     rebuild,
     reports,
@@ -35,6 +36,7 @@ from stratus.compute.conductor_rpc import (
     DeleteServer,
     GetInstanceMetadata,
     GetServerConsole,
+    PortStatusChanged,
     ServerAction,
 )
 from stratus.compute.metadata.record import InstanceMetadata
@@ -122,6 +124,10 @@ def build_dispatcher(c: Conductor) -> Dispatcher:
     async def instance_event(ctx: RequestContext, msg: rpc.InstanceEvent) -> None:
         await events.on_instance_event(c, ctx, msg)
 
+    @d.handler(PortStatusChanged)
+    async def port_status_changed(ctx: RequestContext, msg: PortStatusChanged) -> None:
+        await plugging.on_port_status(c, msg)
+
     @d.handler(rpc.HostReport)
     async def host_report(ctx: RequestContext, msg: rpc.HostReport) -> None:
         await reports.on_host_report(c, msg)
@@ -136,6 +142,7 @@ class ConductorService:
     def __init__(self) -> None:
         self.conductor: Conductor | None = None
         self._server: Server | None = None
+        self._sweeps: asyncio.Task[None] | None = None
 
     def migrations(self) -> tuple[MigrationSet, ...]:
         return (MIGRATIONS,)  # compute's tables: the conductor writes the instances
@@ -157,6 +164,7 @@ class ConductorService:
         except BaseException:
             await db.close()
             raise
+        self._sweeps = asyncio.create_task(plugging.run_sweeps(self.conductor))
         log.info("conductor serving on %s", runtime.host)
 
     async def wait_for_hosts(self, names: list[str]) -> None:
@@ -172,6 +180,11 @@ class ConductorService:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
+        if self._sweeps is not None:
+            self._sweeps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeps
+            self._sweeps = None
         if self._server is not None:
             await self._server.stop()
             self._server = None

@@ -97,6 +97,10 @@ class Capabilities:
     # spawn needs the image's bytes: the agent locates the image (formats, size, checksum
     # and a download URL with a ticket) before it calls spawn
     image_data: bool = False
+    # spawn makes a tap per port (``PortSpec.device``) that the host's network agent
+    # plugs: the conductor keeps the server in BUILD until the network service reports
+    # every port ACTIVE (Nova's network-vif-plugged)
+    wait_for_ports: bool = False
 
 
 @runtime_checkable

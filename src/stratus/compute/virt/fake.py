@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stratus.compute.states import PowerState
@@ -45,6 +45,8 @@ class FakeHostConfig:
     local_gb: int = 2000
     spawn_delay: float = 0.0
     failure_rate: float = 0.0
+    # for tests: declare the qemu driver's wait for ports, without making taps
+    wait_for_ports: bool = False
 
 
 class FakeFabric:
@@ -62,6 +64,8 @@ class FakeDriver:
 
     def __init__(self, config: FakeHostConfig, fabric: FakeFabric | None = None) -> None:
         self.config = config
+        if config.wait_for_ports:
+            self.capabilities = replace(FakeDriver.capabilities, wait_for_ports=True)
         self._fabric = fabric or FakeFabric()
         self._fabric.hosts[config.host] = self
         self._instances: dict[str, FakeInstance] = {}

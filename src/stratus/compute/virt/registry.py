@@ -32,6 +32,7 @@ def _fake_factory() -> DriverFactory:
             local_gb=cfg.fake_local_gb,
             spawn_delay=cfg.fake_spawn_delay,
             failure_rate=cfg.fake_failure_rate if failing else 0.0,
+            wait_for_ports=cfg.fake_wait_for_ports,
         )
         return FakeDriver(config, fabric)
 

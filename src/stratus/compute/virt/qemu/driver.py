@@ -60,7 +60,7 @@ class QemuDriver:
     """Implements ``Driver``, ``Snapshotting`` and ``Resizing``."""
 
     name = "qemu"
-    capabilities = Capabilities(snapshot=True, resize=True, image_data=True)
+    capabilities = Capabilities(snapshot=True, resize=True, image_data=True, wait_for_ports=True)
 
     def __init__(self, config: QemuConfig) -> None:
         self.config = config
