@@ -8,7 +8,7 @@ may use. A user's own port given at boot is released, never deleted, with the se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -250,8 +250,10 @@ async def port_states(st: NetworkState, msg: GetPortStates) -> PortStates:
         )
 
 
-def register(dispatcher: Dispatcher, st: NetworkState) -> None:
-    """Add the binding calls to the network service's dispatcher."""
+def register(dispatcher: Dispatcher, st: NetworkState, changed: Callable[[str], None]) -> None:
+    """Add the binding calls to the network service's dispatcher; ``changed`` tells the
+    agents that ports moved (the host they are bound to wires them now, not at its next
+    timed resync)."""
 
     @dispatcher.handler(CheckNetworks)
     async def _check(ctx: RequestContext, msg: CheckNetworks) -> CheckedNetworks:
@@ -259,7 +261,9 @@ def register(dispatcher: Dispatcher, st: NetworkState) -> None:
 
     @dispatcher.handler(BindPorts)
     async def _bind_ports(ctx: RequestContext, msg: BindPorts) -> BoundPorts:
-        return await bind_ports(st, msg)
+        bound = await bind_ports(st, msg)
+        changed("ports")
+        return bound
 
     @dispatcher.handler(GetPortStates)
     async def _states(ctx: RequestContext, msg: GetPortStates) -> PortStates:
@@ -267,4 +271,6 @@ def register(dispatcher: Dispatcher, st: NetworkState) -> None:
 
     @dispatcher.handler(UnbindPorts)
     async def _unbind(ctx: RequestContext, msg: UnbindPorts) -> Unbound:
-        return await unbind_ports(st, msg)
+        unbound = await unbind_ports(st, msg)
+        changed("ports")
+        return unbound
