@@ -80,6 +80,21 @@ async def test_registry_builds_fake_hosts_with_their_own_failure_rate() -> None:
         registry.factory("xen")
 
 
+def test_only_a_test_setting_makes_fake_hosts_wait_for_their_ports() -> None:
+    """Fake hosts make no taps, so by default nothing waits for the network agent; qemu's
+    do (the conductor keeps its servers in BUILD until their ports are ACTIVE)."""
+    from stratus.compute.virt.qemu.driver import QemuDriver  # noqa: PLC0415
+
+    make = registry.factory("fake")
+    plain = make("n-fake-1", ComputeSettings())
+    waiting = make("n-fake-2", ComputeSettings(fake_wait_for_ports=True))
+    assert not plain.capabilities.wait_for_ports
+    assert waiting.capabilities.wait_for_ports
+    assert waiting.capabilities.snapshot and waiting.capabilities.live_migration
+    assert not FakeDriver.capabilities.wait_for_ports  # the class's stays as it was
+    assert QemuDriver.capabilities.wait_for_ports
+
+
 def test_host_names() -> None:
     assert host_names("n", "fake", 3) == ["n-fake-1", "n-fake-2", "n-fake-3"]
     assert host_names("n", "qemu", 3) == ["n"]
