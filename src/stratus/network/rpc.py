@@ -20,6 +20,7 @@ from stratus.common.rpc import Call, Cast
 TOPIC = "network"
 AGENT_TOPIC = "network-agent"
 DHCP_OWNER = "network:dhcp"
+AGENT_BINARY = "stratus-network-agent"  # what agents heartbeat as in the registry
 
 
 class FixedIp(BaseModel):

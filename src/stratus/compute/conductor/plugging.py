@@ -35,6 +35,9 @@ from stratus.compute.models import Instance, InstanceAction, InstanceActionEvent
 from stratus.compute.rpc import DestroyInstance
 from stratus.compute.states import TaskState, VmState
 from stratus.network.binding_rpc import NETWORK_TOPIC, BoundPort, GetPortStates, PortState
+from stratus.network.rpc import AGENT_BINARY
+from stratus.registry.rpc import TOPIC as REGISTRY_TOPIC
+from stratus.registry.rpc import ListServices
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +126,7 @@ async def _timed_out(
     timeout = c.settings.vif_plugging_timeout
     message = (
         f"Timed out after {timeout:g} s waiting for port(s) {', '.join(missing)} to become "
-        f"ACTIVE on host {host} (network-vif-plugged): is a network agent running on "
-        f"host {host}?"
+        f"ACTIVE on host {host} (network-vif-plugged): {await _likely_cause(c, host)}"
     )
     fatal = c.settings.vif_plugging_is_fatal
     async with c.db.session() as s:
@@ -144,6 +146,21 @@ async def _timed_out(
     await c.release_claim(instance_id, host)
     await c.to_agent(host, DestroyInstance(instance_id=instance_id))
     await build.fail(c, instance_id, request_id, message, None, detail=detail)
+
+
+async def _likely_cause(c: Conductor, host: str) -> str:
+    """Whether the host has a live network agent (the registry's heartbeats)."""
+    ask = ListServices(host=host, binary=AGENT_BINARY)
+    try:
+        found = await c.bus.call(REGISTRY_TOPIC, ask)
+    except Exception as exc:
+        log.warning("cannot ask the registry about host %s: %s", host, exc)
+        return f"is a network agent running on host {host}?"
+    if not found.services:
+        return f"no network agent has ever reported from host {host}"
+    if not any(s.up for s in found.services):
+        return f"the network agent of host {host} is down"
+    return f"the network agent of host {host} is up but never saw the port's tap device"
 
 
 async def on_port_status(c: Conductor, msg: PortStatusChanged) -> None:

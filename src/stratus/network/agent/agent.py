@@ -23,7 +23,7 @@ from stratus.network.agent.linux import Shell
 from stratus.registry.reporter import HeartbeatReporter
 
 log = logging.getLogger(__name__)
-BINARY = "stratus-network-agent"
+BINARY = rpc.AGENT_BINARY
 
 
 @dataclass(frozen=True)
