@@ -142,6 +142,20 @@ def test_router_is_placed_on_the_host_with_the_external_uplink(env: Env, routed:
     ns = f"stq-router-{routed.router.id}-{env.ns_a}"
     assert ns in sh("ip", "netns", "list").stdout
     assert in_ns(ns, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+    assert f"default via {OUTSIDE}" in in_ns(ns, "ip", "route").stdout
+
+
+def test_static_routes_follow_the_router(env: Env, routed: Routed) -> None:
+    ns = f"stq-router-{routed.router.id}-{env.ns_a}"
+    route = {"destination": "10.95.0.0/24", "nexthop": "10.90.0.50"}
+    env.demo.network.update_router(routed.router, routes=[route])
+
+    def table() -> str:
+        return in_ns(ns, "ip", "route", "show", "10.95.0.0/24").stdout
+
+    wait_for("the static route added", lambda: "via 10.90.0.50" in table())
+    env.demo.network.update_router(routed.router, routes=[])
+    wait_for("the static route removed", lambda: table().strip() == "")
 
 
 def test_guest_reaches_outside_through_snat(env: Env, routed: Routed) -> None:

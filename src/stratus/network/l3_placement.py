@@ -45,6 +45,7 @@ class L3Agents:
     down_time: float = 120.0
     clock: Callable[[], float] = time.monotonic
     agents: dict[str, L3Agent] = field(default_factory=dict)
+    refusing: set[str] = field(default_factory=set)  # agents that said they run no routers
     started: float = field(default=-1.0)
 
     def __post_init__(self) -> None:
@@ -56,6 +57,9 @@ class L3Agents:
         old = self.agents.pop(host, None)
         if l3_capable:
             self.agents[host] = L3Agent(host, frozenset(physical), vxlan, self.clock())
+            self.refusing.discard(host)
+        else:
+            self.refusing.add(host)
         was = None if old is None else (old.physical_networks, old.vxlan)
         now = (frozenset(physical), vxlan) if l3_capable else None
         return was != now
@@ -66,6 +70,8 @@ class L3Agents:
         return self.clock() - last < self.down_time
 
     def can_host(self, host: str, external: m.Network | None) -> bool:
+        if host in self.refusing:
+            return False
         agent = self.agents.get(host)
         if agent is None:  # bound before this process knew it: presumed able
             return self.alive(host)
