@@ -77,7 +77,10 @@ def build_dispatcher(endpoints: AgentEndpoints) -> Dispatcher:
     @dispatcher.handler(rpc.GetHostConfig)
     async def get_host_config(ctx: RequestContext, msg: rpc.GetHostConfig) -> rpc.HostConfig:
         endpoints.learn(msg.host, msg.local_ip)
-        await endpoints.place_routers(msg)
+        try:
+            await endpoints.place_routers(msg)
+        except Exception:  # the host's config matters more; placement retries next call
+            log.exception("placing routers for %s failed", msg.host)
         async with db.session() as session:
             return await host_config.build(session, msg.host, endpoints.local_ips)
 
