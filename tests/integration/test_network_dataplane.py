@@ -9,17 +9,15 @@ import hashlib
 import hmac
 import json
 import os
-import signal
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import netcloud
 import pytest
-from netguests import Guest, Lab, in_ns, sh, wait_for
-
-from cloudproc import Cloud, free_port
+from netcloud import Env
+from netguests import Guest, in_ns, sh, wait_for
 
 pytestmark = [
     pytest.mark.skipif(
@@ -29,82 +27,15 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::openstack.warnings._RemovedInSDKWarning"),
 ]
 
-SECRET = "dataplane-test-secret"
-HOST_A, HOST_B = "dp-host-a", "dp-host-b"
-UNDERLAY_A, UNDERLAY_B = "192.168.240.1", "192.168.240.2"
-
-
-@dataclass
-class Env:
-    cloud: Cloud
-    lab: Lab
-    ns_a: str
-    ns_b: str
-    ns_x: str  # a machine on physnet1, the physical network behind flat and VLAN networks
-    md_requests: Path
-    admin: Any
-    demo: Any
-
-
-def _kill_strays(state_dir: Path) -> None:
-    """dnsmasq processes and DHCP namespaces a crashed agent may have left."""
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmd = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"dnsmasq" in cmd and str(state_dir).encode() in cmd:
-                os.kill(int(proc.name), signal.SIGKILL)
-
-
-def _cloud_env(ns_a: str, ns_b: str, md_port: int) -> dict[str, str]:
-    simulated = [{"host": HOST_B, "namespace": ns_b, "local_ip": UNDERLAY_B}]
-    return {
-        "STRATUS_HOST": HOST_A,
-        "STRATUS_NETWORK_AGENT__NAMESPACE": ns_a,
-        "STRATUS_NETWORK_AGENT__LOCAL_IP": UNDERLAY_A,
-        "STRATUS_NETWORK_AGENT__PHYSICAL_INTERFACES": json.dumps({"physnet1": "phys0"}),
-        "STRATUS_NETWORK_AGENT__SIMULATED_HOSTS": json.dumps(simulated),
-        "STRATUS_NETWORK_AGENT__PURGE_ON_STOP": "true",
-        "STRATUS_NETWORK_AGENT__DEBOUNCE": "0.05",
-        "STRATUS_NETWORK_AGENT__POLL_INTERVAL": "0.2",
-        "STRATUS_METADATA__SHARED_SECRET": SECRET,
-        "STRATUS_METADATA__URL": f"http://127.0.0.1:{md_port}",
-    }
+SECRET = netcloud.SECRET
+HOST_A, HOST_B = netcloud.HOST_A, netcloud.HOST_B
+UNDERLAY_B = netcloud.UNDERLAY_B
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    root = tmp_path_factory.mktemp("dataplane")
-    lab = Lab(root)
-    state_dir = root / "state"
-    cloud: Cloud | None = None
-    try:
-        ns_a, ns_b = lab.namespace("a"), lab.namespace("b")
-        lab.underlay(ns_a, ns_b, UNDERLAY_A, UNDERLAY_B)
-        ns_x = lab.namespace("x")
-        in_ns(ns_a, "ip", "link", "add", "phys0", "type", "veth", "peer", "name", "eth0",
-              "netns", ns_x)  # fmt: skip
-        in_ns(ns_x, "ip", "link", "set", "eth0", "up")
-        md_port = free_port()
-        md_requests = lab.metadata_stand_in(md_port)
-        cloud = Cloud(state_dir=state_dir, identity_port=free_port(),
-                      extra_env=_cloud_env(ns_a, ns_b, md_port))  # fmt: skip
-        cloud.start(timeout=120)
-        yield Env(cloud, lab, ns_a, ns_b, ns_x, md_requests, cloud.sdk(), cloud.sdk("stratus-demo"))
-    finally:
-        if cloud is not None:
-            cloud.stop()
-            print(cloud.output()[-3000:], file=sys.stderr)
-        _kill_strays(state_dir)
-        for line in sh("ip", "netns", "list").stdout.splitlines():
-            name = line.split(" ")[0]
-            if (name.startswith("stq-dhcp-") and name.endswith(lab.tag + "a")) or name.endswith(
-                lab.tag + "b"
-            ):
-                sh("ip", "netns", "delete", name, check=False)
-        lab.cleanup()
+    with netcloud.dataplane_cloud(tmp_path_factory.mktemp("dataplane")) as found:
+        yield found
 
 
 def _network(conn: Any, name: str, cidr: str) -> Any:

@@ -1,4 +1,5 @@
-"""The network service's side of the agent RPC: host configs, DHCP ports, port status.
+"""The network service's side of the agent RPC: host configs, DHCP ports, port status,
+and where routers run (``l3_placement``, decided as agents call for their config).
 
 Agents' VXLAN endpoints are learned from their ``GetHostConfig`` calls and kept in this
 process (agents resync on a timer, so every service process learns them within one
@@ -17,7 +18,7 @@ from stratus.common.context import RequestContext
 from stratus.common.rpc import Bus, Dispatcher
 from stratus.compute.conductor_rpc import PortStatusChanged
 from stratus.compute.rpc import CONDUCTOR_TOPIC
-from stratus.network import host_config, ipam, macs, rpc
+from stratus.network import host_config, ipam, l3_placement, macs, rpc
 from stratus.network import models as m
 from stratus.network.retry import retrying
 from stratus.network.state import NetworkState
@@ -32,6 +33,7 @@ class AgentEndpoints:
         self.state = state
         self.bus = bus
         self.local_ips: dict[str, str] = {}
+        self.l3 = l3_placement.L3Agents(down_time=state.settings.l3_agent_down_time)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def learn(self, host: str, local_ip: str) -> None:
@@ -39,6 +41,25 @@ class AgentEndpoints:
             return
         self.local_ips[host] = local_ip
         self.notify("agent")
+
+    async def place_routers(self, msg: rpc.GetHostConfig) -> None:
+        """Learn what the calling agent can host; bind routers that must move (and tell
+        the agents, so both the old and the new host resync)."""
+        if self.l3.learn(msg.host, msg.l3, msg.physical_networks, bool(msg.local_ip)):
+            log.info("network agent %s: l3=%s physical=%s", msg.host, msg.l3,
+                     msg.physical_networks)  # fmt: skip
+        db = self.state.db
+        async with db.session() as session:
+            moving = await l3_placement.moves(session, self.l3)
+        if not moving:
+            return
+
+        async def work(session: AsyncSession) -> None:
+            await l3_placement.bind(session, await l3_placement.moves(session, self.l3))
+
+        await retrying(db, work)
+        log.info("routers placed: %s", moving)
+        self.notify("router")
 
     def notify(self, resource: str) -> None:
         """Fan out ``NetworkChanged`` without making the caller wait for the bus."""
@@ -60,6 +81,10 @@ def build_dispatcher(endpoints: AgentEndpoints) -> Dispatcher:
     @dispatcher.handler(rpc.GetHostConfig)
     async def get_host_config(ctx: RequestContext, msg: rpc.GetHostConfig) -> rpc.HostConfig:
         endpoints.learn(msg.host, msg.local_ip)
+        try:
+            await endpoints.place_routers(msg)
+        except Exception:  # the host's config matters more; placement retries next call
+            log.exception("placing routers for %s failed", msg.host)
         async with db.session() as session:
             return await host_config.build(session, msg.host, endpoints.local_ips)
 

@@ -1,6 +1,7 @@
 """What one host's network agent must build, read from the network tables
 (``rpc.GetHostConfig``): the networks it has ports on, with every port of them, the
-rules of the groups its ports use and the addresses of the remote groups they name."""
+rules of the groups its ports use, the addresses of the remote groups they name, and
+the routers placed on it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stratus.network import l3, l3_view, rpc
 from stratus.network import models as m
-from stratus.network import rpc
 
 
 async def build(session: AsyncSession, host: str, endpoints: dict[str, str]) -> rpc.HostConfig:
@@ -37,7 +38,20 @@ async def build(session: AsyncSession, host: str, endpoints: dict[str, str]) -> 
         ports=wired,
         rules=rules,
         group_members=await _members(session, remote),
+        routers=await _routers(session, host),
     )
+
+
+async def _routers(session: AsyncSession, host: str) -> list[rpc.RouterL3]:
+    """The routers whose legs are bound to this host (l3_placement.py puts them there)."""
+    ids = set(
+        await session.scalars(
+            sa.select(m.Port.device_id).where(
+                m.Port.binding_host_id == host, m.Port.device_owner.in_((l3.GATEWAY, l3.INTERFACE))
+            )
+        )
+    )
+    return await l3_view.routers(session, ids) if ids else []
 
 
 async def _networks(

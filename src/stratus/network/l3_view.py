@@ -1,8 +1,9 @@
 """What a data plane needs to build routers: for each router its gateway, interfaces,
 static routes, floating IP mappings and port forwardings, as typed messages.
 
-The network agent gets these over RPC (it never reads the database); the network
-service builds them here with a fixed number of queries whatever the number of routers.
+The network agent gets these over RPC (``rpc.HostConfig.routers``; it never reads the
+database); the network service builds them here with a fixed number of queries whatever
+the number of routers.
 """
 
 from __future__ import annotations
@@ -12,65 +13,30 @@ from collections import defaultdict
 from collections.abc import Collection
 
 import sqlalchemy as sa
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.db import Database
 from stratus.network import l3
 from stratus.network import models as m
+from stratus.network.rpc import (
+    FloatingIpMapping,
+    Gateway,
+    Interface,
+    PortForwardingRule,
+    Route,
+    RouterL3,
+)
 
-
-class Gateway(BaseModel):
-    network_id: str
-    port_id: str
-    mac_address: str
-    ip_address: str  # the router's address on the external network
-    cidr: str  # ip_address with the external subnet's prefix, e.g. 172.24.4.10/24
-    gateway_ip: str | None  # the external subnet's gateway: the default route's nexthop
-    enable_snat: bool
-    mtu: int
-
-
-class Interface(BaseModel):
-    port_id: str
-    mac_address: str
-    network_id: str
-    subnet_id: str
-    subnet_cidr: str
-    ip_address: str  # the router's address there (the subnet's gateway IP)
-    mtu: int
-
-
-class Route(BaseModel):
-    destination: str
-    nexthop: str
-
-
-class FloatingIpMapping(BaseModel):
-    id: str
-    floating_ip_address: str
-    fixed_ip_address: str
-    fixed_port_id: str
-
-
-class PortForwardingRule(BaseModel):
-    id: str
-    floating_ip_address: str
-    protocol: str  # tcp or udp
-    external_port: int
-    internal_ip_address: str
-    internal_port: int
-
-
-class RouterL3(BaseModel):
-    id: str
-    project_id: str
-    admin_state_up: bool
-    gateway: Gateway | None
-    interfaces: list[Interface]
-    routes: list[Route]
-    floating_ips: list[FloatingIpMapping]
-    port_forwardings: list[PortForwardingRule]
+__all__ = [
+    "FloatingIpMapping",
+    "Gateway",
+    "Interface",
+    "PortForwardingRule",
+    "Route",
+    "RouterL3",
+    "read",
+    "routers",
+]
 
 
 async def _addresses(session: AsyncSession, router_ids: list[str]) -> dict[str, list[l3.Attached]]:

@@ -2,8 +2,9 @@
 
 Agents hold no DB credentials (DESIGN.md §1): ``GetHostConfig`` returns all a host must
 build, ``EnsureDhcpPort`` makes the port a network's DHCP server uses, ``PortStatus``
-reports wired ports. The service fans out ``NetworkChanged`` on every write so agents
-resync at once (they also resync on a timer). This module must not import the SQL layer.
+reports wired ports (router legs too); routers are placed on agents that say ``l3``.
+The service fans out ``NetworkChanged`` on every write so agents resync at once (they
+also resync on a timer). This module must not import the SQL layer.
 
 Topics: ``network`` (served by the network service), ``network-agent`` (every agent; the
 fan-out).
@@ -83,22 +84,83 @@ class Rule(BaseModel):
     remote_group_id: str | None = None
 
 
+class Gateway(BaseModel):
+    network_id: str
+    port_id: str
+    mac_address: str
+    ip_address: str  # the router's address on the external network
+    cidr: str  # ip_address with the external subnet's prefix, e.g. 172.24.4.10/24
+    gateway_ip: str | None  # the external subnet's gateway: the default route's nexthop
+    enable_snat: bool
+    mtu: int
+
+
+class Interface(BaseModel):
+    port_id: str
+    mac_address: str
+    network_id: str
+    subnet_id: str
+    subnet_cidr: str
+    ip_address: str  # the router's address there (the subnet's gateway IP)
+    mtu: int
+
+
+class Route(BaseModel):
+    destination: str
+    nexthop: str
+
+
+class FloatingIpMapping(BaseModel):
+    id: str
+    floating_ip_address: str
+    fixed_ip_address: str
+    fixed_port_id: str
+
+
+class PortForwardingRule(BaseModel):
+    id: str
+    floating_ip_address: str
+    protocol: str  # tcp or udp
+    external_port: int
+    internal_ip_address: str
+    internal_port: int
+
+
+class RouterL3(BaseModel):
+    """A router as the data plane builds it (l3_view.py reads it from the tables)."""
+
+    id: str
+    project_id: str
+    admin_state_up: bool
+    gateway: Gateway | None
+    interfaces: list[Interface]
+    routes: list[Route]
+    floating_ips: list[FloatingIpMapping]
+    port_forwardings: list[PortForwardingRule]
+
+
 class HostConfig(BaseModel):
     """Everything one host builds: the networks it has ports on, their ports (all of them:
     DHCP needs every host entry; the host's own are those with ``host`` equal to it), the
-    rules of the groups its ports use and the member addresses of remote groups."""
+    rules of the groups its ports use, the member addresses of remote groups, and the
+    routers placed on it (their legs are among ``ports``, bound to this host)."""
 
     host: str
     networks: list[Network] = Field(default_factory=list)
     ports: list[Port] = Field(default_factory=list)
     rules: dict[str, list[Rule]] = Field(default_factory=dict)
     group_members: dict[str, list[str]] = Field(default_factory=dict)
+    routers: list[RouterL3] = Field(default_factory=list)
 
 
 class GetHostConfig(Call[HostConfig]):
     wire_name: ClassVar[str] = "network.get_host_config"
     host: str
     local_ip: str = ""  # this agent's VXLAN endpoint, so peers learn it
+    # whether this agent runs routers, and the physical networks whose uplink it has now
+    # (routers are placed on such agents: l3_placement.py)
+    l3: bool = False
+    physical_networks: list[str] = Field(default_factory=list)
 
 
 class EnsureDhcpPort(Call[Port]):

@@ -58,6 +58,13 @@ class NetworkSettings(Section):
     )
     quota_router: int = Field(default=10, ge=-1, description="Routers per project.")
     quota_floatingip: int = Field(default=50, ge=-1, description="Floating IPs per project.")
+    l3_agent_down_time: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds without a resync after which a network agent is taken as "
+        "gone and its routers are placed on another L3 agent (agents resync every "
+        "[network_agent].resync_interval).",
+    )
     max_routes: int = Field(default=30, ge=0, description="Static routes per router.")
     public_physical_network: str = Field(
         default="public",

@@ -20,6 +20,7 @@ from stratus.network.agent import linux, names, wiring
 from stratus.network.agent.dataplane import DhcpServers
 from stratus.network.agent.firewall import Firewall
 from stratus.network.agent.linux import Shell
+from stratus.network.agent.routers import Routers
 from stratus.registry.reporter import HeartbeatReporter
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class AgentConfig:
     poll_interval: float = 0.5
     heartbeat_interval: float = 10.0
     purge_on_stop: bool = False
+    l3: bool = True  # runs routers (l3_placement.py chooses among such agents)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class NetworkAgent:
         self.sh = Shell(self.cfg.namespace)
         self.firewall = Firewall(self.sh)
         self.dhcp = DhcpServers(self, self.cfg.state_dir / "dhcp")
+        self.routers = Routers(self.sh, self.cfg.namespace)
         self._heartbeat = HeartbeatReporter(self.bus, self.cfg.host, BINARY, rpc.AGENT_TOPIC,
                                             self.cfg.heartbeat_interval)  # fmt: skip
         self._lock = asyncio.Lock()
@@ -149,7 +152,10 @@ class NetworkAgent:
 
     async def sync(self) -> None:
         """Fetch this host's config and make the data plane match it."""
-        ask = rpc.GetHostConfig(host=self.host, local_ip=self.cfg.local_ip)
+        links = await self.sh.links()
+        uplinks = sorted(n for n, dev in self.cfg.physical.items() if dev in links)
+        ask = rpc.GetHostConfig(host=self.host, local_ip=self.cfg.local_ip, l3=self.cfg.l3,
+                                physical_networks=uplinks)  # fmt: skip
         config = await self.bus.call(rpc.TOPIC, ask, ctx=RequestContext())
         async with self._lock:
             links = await self.sh.links()
@@ -159,7 +165,8 @@ class NetworkAgent:
             await self.firewall.apply(self.own_ports(config), config)
             links = await self.sh.links()
             await self.dhcp.sync(config, links)
-            await self._remove_stale(config, links)
+            await self.routers.sync(config, links)
+            await self._remove_stale(config, await self.sh.links())
             self.config = config
         await self.plug_new()
 
@@ -209,6 +216,7 @@ class NetworkAgent:
     async def purge(self) -> None:
         """Remove everything this agent made (its namespace too, if it made its own)."""
         await self.dhcp.sync(rpc.HostConfig(host=self.host), {})
+        await self.routers.purge()
         await self.firewall.reset()
         links = await self.sh.links()
         for name in links:

@@ -10,6 +10,9 @@ VXLAN = "stqv"
 VLAN = "stql"
 DHCP_VETH = "stqd"  # the bridge side of the DHCP namespace's veth
 DHCP_NS = "stq-dhcp-"
+ROUTER_NS = "stq-router-"
+ROUTER_INTERFACE = "qr-"  # a router's leg on a subnet, inside its namespace
+ROUTER_GATEWAY = "qg-"  # its leg on the external network
 TAP = "tap"
 NS_DEVICE = "stqns0"  # the DHCP namespace's own side of its veth
 METADATA_ADDRESS = "169.254.169.254"
@@ -47,6 +50,24 @@ def network_of_namespace(ns: str, scope: str = "") -> str | None:
     rest = ns.removeprefix(DHCP_NS)
     net, tail = rest[:36], rest[36:]
     return net if tail == (f"-{scope}" if scope else "") else None
+
+
+def router_namespace(router_id: str, scope: str = "") -> str:
+    return ROUTER_NS + router_id + (f"-{scope}" if scope else "")
+
+
+def router_of_namespace(ns: str, scope: str = "") -> str | None:
+    """The router id of one of this agent's router namespaces, else None."""
+    if not ns.startswith(ROUTER_NS):
+        return None
+    rest = ns.removeprefix(ROUTER_NS)
+    router, tail = rest[:36], rest[36:]
+    return router if tail == (f"-{scope}" if scope else "") else None
+
+
+def router_leg(port_id: str, gateway: bool) -> str:
+    """The router namespace's end of a leg's veth (the agent's end is ``tap``)."""
+    return (ROUTER_GATEWAY if gateway else ROUTER_INTERFACE) + port_id[:11]
 
 
 def tap(port_id: str) -> str:

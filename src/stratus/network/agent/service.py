@@ -38,8 +38,8 @@ class AgentRuntime(Protocol):
 
 def agent_configs(s: _Settings, host: str) -> list[AgentConfig]:
     cfg = s.network_agent
-    hosts = [(host, cfg.namespace, cfg.local_ip)]
-    hosts += [(h.host, h.namespace, h.local_ip) for h in cfg.simulated_hosts]
+    hosts = [(host, cfg.namespace, cfg.local_ip, cfg.l3)]
+    hosts += [(h.host, h.namespace, h.local_ip, h.l3) for h in cfg.simulated_hosts]
     return [
         AgentConfig(
             host=name,
@@ -52,8 +52,9 @@ def agent_configs(s: _Settings, host: str) -> list[AgentConfig]:
             poll_interval=cfg.poll_interval,
             heartbeat_interval=s.registry.heartbeat_interval,
             purge_on_stop=cfg.purge_on_stop,
+            l3=l3,
         )
-        for name, ns, ip in hosts
+        for name, ns, ip, l3 in hosts
     ]
 
 

@@ -13,6 +13,7 @@ class SimulatedHost(Section):
     host: str
     namespace: str = Field(description="Network namespace this host's data plane lives in.")
     local_ip: str = ""
+    l3: bool = Field(default=True, description="This host runs routers.")
 
 
 class NetworkAgentSettings(Section):
@@ -23,6 +24,11 @@ class NetworkAgentSettings(Section):
     )
     local_ip: str = Field(
         default="", description="This host's VXLAN endpoint address (empty: no VXLAN)."
+    )
+    l3: bool = Field(
+        default=True,
+        description="Run routers here (each router runs on one L3 agent that has the "
+        "uplink of its external network).",
     )
     physical_interfaces: dict[str, str] = Field(
         default_factory=dict,
