@@ -8,7 +8,7 @@ may use. A user's own port given at boot is released, never deleted, with the se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -233,8 +233,17 @@ async def unbind_ports(st: NetworkState, msg: UnbindPorts) -> Unbound:
     return Unbound(deleted=deleted, released=released)
 
 
-def register(dispatcher: Dispatcher, st: NetworkState) -> None:
-    """Add the binding calls to the network service's dispatcher."""
+def register(
+    dispatcher: Dispatcher, st: NetworkState, changed: Callable[[str], None] | None = None
+) -> None:
+    """Add the binding calls to the network service's dispatcher. ``changed`` tells the
+    agents after a bind or unbind (as an API write does): a port bound to a host is what
+    makes that host build the network's bridge and DHCP, and a guest's DHCP client does
+    not wait for the agents' periodic resync."""
+
+    def tell(resource: str) -> None:
+        if changed is not None:
+            changed(resource)
 
     @dispatcher.handler(CheckNetworks)
     async def _check(ctx: RequestContext, msg: CheckNetworks) -> CheckedNetworks:
@@ -242,8 +251,12 @@ def register(dispatcher: Dispatcher, st: NetworkState) -> None:
 
     @dispatcher.handler(BindPorts)
     async def _bind_ports(ctx: RequestContext, msg: BindPorts) -> BoundPorts:
-        return await bind_ports(st, msg)
+        bound = await bind_ports(st, msg)
+        tell("ports")
+        return bound
 
     @dispatcher.handler(UnbindPorts)
     async def _unbind(ctx: RequestContext, msg: UnbindPorts) -> Unbound:
-        return await unbind_ports(st, msg)
+        unbound = await unbind_ports(st, msg)
+        tell("ports")
+        return unbound

@@ -43,7 +43,7 @@ class NetworkService:
         await self._identity.start(runtime.host)
         endpoints = AgentEndpoints(self.state, runtime.bus)
         dispatcher = build_dispatcher(endpoints)
-        bindings.register(dispatcher, self.state)  # compute's calls, on the same topic
+        bindings.register(dispatcher, self.state, endpoints.notify)  # compute's, same topic
         self._server = await runtime.bus.serve(rpc.TOPIC, dispatcher, host=runtime.host)
         from stratus.network.api import all_routes  # noqa: PLC0415 - routes import the models
 
