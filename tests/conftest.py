@@ -4,3 +4,5 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+# the namespace "guests" of netguests.py serve functional tests of real VMs too
+sys.path.insert(1, str(Path(__file__).parent / "integration"))

@@ -5,12 +5,18 @@ from it with user data and a config drive, and its console shows its own id, its
 hostname and its user-data script's output; stop really stops the guest, start boots it again, and
 delete leaves no QEMU process behind.
 
-(Networking of real guests is tested in tests/integration/test_guest_image.py; the
-data plane's own tests cover DHCP and the metadata proxy.)
+Then two VMs on a private network of project ``demo``: the network agent's data plane
+lives in a namespace this cloud owns (``Cloud.agent_namespace``), and the qemu driver
+makes the taps and runs QEMU there. Each guest takes its address from the network's
+dnsmasq and its metadata (hostname, SSH key) through the proxy at 169.254.169.254, with
+no config drive; a namespace plugged into the network as a port (``netguests.Lab``)
+logs in to guest one with the injected key, and guest two pings guest one through a
+security group that lets SSH and ICMP in.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netguests import Lab, in_ns, sh
 
 from cloudproc import Cloud, free_port
 from stratus.guestimage.scripts import MARKER
@@ -36,7 +43,10 @@ def qemu_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         yield cloud
     finally:
         cloud.stop()
-        assert qemu_processes(state_dir) == [], "a QEMU process outlived its cloud"
+        leftover = qemu_processes(state_dir)
+        for line in leftover:  # a failed test's guests: QEMU outlives its agent by design
+            subprocess.run(["kill", "-9", line.split()[0]], check=False)
+        assert leftover == [], "a QEMU process outlived its cloud"
 
 
 def qemu_processes(state_dir: Path) -> list[str]:
@@ -124,3 +134,112 @@ def wait_gone(cloud: Cloud, server_id: str) -> None:
             return
         time.sleep(1)
     raise AssertionError(f"server {server_id} was never deleted")
+
+
+# ---- real guests on a tenant network ------------------------------------------------------
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """Namespaces this test plugs into the cloud's networks; removed even on failure."""
+    made = Lab(tmp_path)
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
+def addresses(shown: dict[str, Any], network: str) -> list[str]:
+    """``server show``'s addresses of ``network`` (a mapping, or text in older clients)."""
+    found = shown["addresses"]
+    if isinstance(found, dict):
+        return [str(a) for a in found.get(network, [])]
+    return [a for part in str(found).split(";") if part.strip().startswith(network + "=")
+            for a in part.split("=", 1)[1].split(",")]  # fmt: skip
+
+
+def ssh(ns: str, key: Path, address: str, command: str) -> subprocess.CompletedProcess[str]:
+    return in_ns(ns, "ssh", "-i", str(key), "-o", "BatchMode=yes",
+                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                 "-o", "ConnectTimeout=10", f"root@{address}", command,
+                 check=False, timeout=90)  # fmt: skip
+
+
+def ssh_until(ns: str, key: Path, address: str, command: str) -> str:
+    """The output of ``command`` once dropbear answers (it starts after the marker)."""
+    deadline = time.monotonic() + BOOT_WAIT
+    while True:
+        got = ssh(ns, key, address, command)
+        if got.returncode == 0:
+            return got.stdout
+        if time.monotonic() > deadline:
+            raise AssertionError(f"ssh root@{address} {command!r}: {got.stderr}")
+        time.sleep(3)
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the openssh client")
+def test_two_vms_on_a_private_network_dhcp_metadata_ssh_and_ping(
+    qemu_cloud: Cloud, image: str, lab: Lab, tmp_path: Path
+) -> None:
+    c, tag = qemu_cloud, lab.tag
+    key = tmp_path / "id"
+    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
+    net = osc(c, "network", "create", f"private-{tag}")
+    osc(c, "subnet", "create", "--network", net["id"], "--subnet-range", "10.123.7.0/24",
+        f"private-{tag}")  # fmt: skip
+    group = osc(c, "security", "group", "create", f"ssh-icmp-{tag}")["id"]
+    osc(c, "security", "group", "rule", "create", "--ingress", "--protocol", "tcp",
+        "--dst-port", "22", "--remote-ip", "0.0.0.0/0", group)  # fmt: skip
+    osc(c, "security", "group", "rule", "create", "--ingress", "--protocol", "icmp",
+        "--remote-ip", "0.0.0.0/0", group)  # fmt: skip
+    osc(c, "keypair", "create", "--public-key", f"{key}.pub", f"key-{tag}")
+    ids: list[str] = []
+    try:
+        for name in ("net-one", "net-two"):
+            ids.append(osc(c, "server", "create", "--image", image, "--flavor", "m1.tiny",
+                           "--network", net["id"], "--security-group", group,
+                           "--key-name", f"key-{tag}", name)["id"])  # fmt: skip
+        ips = [_booted_on_the_network(c, sid, name, net["name"])
+               for sid, name in zip(ids, ("net-one", "net-two"), strict=True)]  # fmt: skip
+        tester = _plug_tester(c, lab, net["id"], ids[0])
+
+        said = ssh_until(tester, key, ips[0], "hostname; cat /proc/cmdline")
+        assert said.splitlines()[0] == "net-one"  # the hostname from the metadata service
+        assert "console=ttyS0" in said
+        pinged = ssh_until(tester, key, ips[1], f"ping -c 3 -W 2 {ips[0]}")
+        assert " 0 packets received" not in pinged and "packets received" in pinged
+    finally:
+        for sid in ids:
+            c.cli("server", "delete", sid, cloud=DEMO, check=False)
+        for sid in ids:
+            wait_gone(c, sid)
+    assert qemu_processes(c.state_dir) == []
+
+
+def _booted_on_the_network(cloud: Cloud, server_id: str, name: str, network: str) -> str:
+    """The guest's address, once its console shows it took that address by DHCP and
+    read its metadata from the OpenStack service (there is no config drive)."""
+    wait_status(cloud, server_id, "ACTIVE")
+    shown = osc(cloud, "server", "show", server_id)
+    assert shown.get("config_drive") in ("", "False", False, None)
+    (ip,) = addresses(shown, network)
+    text = console_until(cloud, server_id, MARKER)
+    assert f"stratus-guest: eth0 has {ip}" in text  # dnsmasq gave it the port's address
+    assert "stratus-guest: metadata source=openstack" in text  # via 169.254.169.254
+    assert f"{MARKER} instance={server_id} hostname={name}" in text
+    return ip
+
+
+def _plug_tester(cloud: Cloud, lab: Lab, network_id: str, on_server: str) -> str:
+    """A namespace on the network as a port of the guests' host would be: a veth named
+    like the port's tap in the agent's namespace, then a DHCP lease of the port's address."""
+    host = osc(cloud, "server", "show", on_server, who="stratus-admin")["OS-EXT-SRV-ATTR:host"]
+    port = osc(cloud, "port", "create", "--network", network_id, f"tester-{lab.tag}")
+    cloud.openstack("port", "set", "--host", host, port["id"])
+    (fixed,) = port["fixed_ips"]
+    guest = lab.guest(
+        "tst", cloud.agent_namespace, {"id": port["id"], "mac_address": port["mac_address"]}
+    )
+    lease = guest.dhcp(lab.script)
+    assert lease["ip"] == fixed["ip_address"]
+    return guest.ns

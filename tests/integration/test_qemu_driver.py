@@ -58,14 +58,27 @@ def _image(images: ImageServer, checksum: str | None = None) -> ImageSpec:
 
 @pytest.fixture(scope="module")
 def host_dir() -> Iterator[Path]:
-    """A short state directory (unix socket paths are limited), emptied at the end."""
+    """A short state directory (unix socket paths are limited), emptied at the end, and
+    the network namespace its taps and QEMU live in (as the network agent's would be)."""
     root = Path(tempfile.mkdtemp(prefix="sq", dir="/tmp"))
+    subprocess.run(["ip", "netns", "add", _netns(root)], check=True)
     try:
         yield root
     finally:
         for paths in (InstancePaths(d) for d in root.iterdir() if d.is_dir()):
             asyncio.run(process.kill(paths, paths.root.name))
         shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(["ip", "netns", "delete", _netns(root)], check=False)  # and its taps
+
+
+def _netns(host_dir: Path) -> str:
+    return "sqn" + host_dir.name.removeprefix("sq")  # mkdtemp's random part: per run
+
+
+def _tap_in(netns: str, tap: str) -> bool:
+    shown = subprocess.run(["ip", "-n", netns, "link", "show", "dev", tap],
+                           capture_output=True, check=False)  # fmt: skip
+    return shown.returncode == 0
 
 
 def _spec(images: ImageServer, tap: str) -> InstanceSpec:
@@ -79,13 +92,13 @@ def _spec(images: ImageServer, tap: str) -> InstanceSpec:
     )  # fmt: skip
 
 
-def _delete_link(name: str) -> None:
-    subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+def _delete_link(netns: str, name: str) -> None:
+    subprocess.run(["ip", "-n", netns, "link", "del", name], capture_output=True, check=False)
 
 
 async def started(host_dir: Path, accel: str = "tcg", probe_seconds: float = 5.0) -> QemuDriver:
     config = QemuConfig(host="qt", state_dir=host_dir, accel=accel,
-                        kvm_probe_timeout=probe_seconds)  # fmt: skip
+                        kvm_probe_timeout=probe_seconds, netns=_netns(host_dir))  # fmt: skip
     driver = QemuDriver(config)
     await driver.start()
     return driver
@@ -119,7 +132,7 @@ def vm(host_dir: Path, images: ImageServer) -> Iterator[InstanceSpec]:
         yield spec
     finally:
         asyncio.run(_destroy(host_dir, spec.id))
-        _delete_link(tap)
+        _delete_link(_netns(host_dir), tap)
 
 
 async def _destroy(host_dir: Path, iid: str) -> None:
@@ -160,9 +173,12 @@ async def test_spawned_guest_boots_with_its_tap_and_console(
     driver = await started(host_dir)
     assert (await driver.instances())[vm.id] == P.RUNNING
     tap = vm.ports[0].device
-    assert Path(f"/sys/class/net/{tap}").exists()
+    assert _tap_in(_netns(host_dir), tap)  # where the network agent would plug it
+    assert not Path(f"/sys/class/net/{tap}").exists()  # not on the host's own interfaces
     pid = _pid(host_dir, vm.id)
     assert pid is not None
+    netns_inode = os.stat(f"/run/netns/{_netns(host_dir)}").st_ino
+    assert os.stat(f"/proc/{pid}/ns/net").st_ino == netns_inode  # QEMU runs there too
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     assert b"-sandbox" in argv and b"-nodefaults" in argv
     assert f"mac={vm.ports[0].mac}".encode() in b",".join(argv)
@@ -263,7 +279,7 @@ async def test_destroy_leaves_nothing_and_is_idempotent(host_dir: Path, vm: Inst
     await driver.destroy(vm.id)
     assert pid is not None and not _alive(pid)
     assert not (host_dir / vm.id).exists()
-    assert not Path(f"/sys/class/net/{vm.ports[0].device}").exists()
+    assert not _tap_in(_netns(host_dir), vm.ports[0].device)
     assert vm.id not in await driver.instances()
     await driver.destroy(vm.id)
     with pytest.raises(DriverError):

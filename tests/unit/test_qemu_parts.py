@@ -17,6 +17,7 @@ from stratus.compute.settings import ComputeSettings
 from stratus.compute.virt import registry
 from stratus.compute.virt.driver import (
     Driver,
+    DriverError,
     FlavorSpec,
     ImageSpec,
     InstanceSpec,
@@ -24,9 +25,10 @@ from stratus.compute.virt.driver import (
     Resizing,
     Snapshotting,
 )
-from stratus.compute.virt.qemu import console, specfile
+from stratus.compute.virt.qemu import console, netns, specfile, taps
 from stratus.compute.virt.qemu.command import Accelerator, qemu_argv
 from stratus.compute.virt.qemu.disks import related_url
+from stratus.compute.virt.qemu.driver import QemuDriver
 from stratus.compute.virt.qemu.paths import InstancePaths
 from stratus.guestimage.cpio import CpioWriter
 
@@ -99,6 +101,25 @@ def test_registry_builds_the_qemu_driver(tmp_path: Path) -> None:
         assert isinstance(driver, protocol)
     with pytest.raises(ConfigError):
         registry.factory("qemu")("h1", ComputeSettings(driver="qemu"))
+
+
+def test_taps_and_qemu_go_to_the_configured_namespace(tmp_path: Path) -> None:
+    cfg = ComputeSettings(driver="qemu", qemu_state_dir=str(tmp_path), qemu_netns="agentns")
+    driver = registry.factory("qemu")("h1", cfg)
+    assert isinstance(driver, QemuDriver) and driver.config.netns == "agentns"
+    argv = ["qemu-system-x86_64", "-uuid", "x"]
+    assert netns.exec_argv("agentns", argv) == ["ip", "netns", "exec", "agentns", *argv]
+    assert netns.exec_argv("", argv) == argv  # the host's own namespace
+    assert netns.ip_argv("agentns", "link", "del", "t") == ["ip", "-n", "agentns", "link",
+                                                              "del", "t"]  # fmt: skip
+    assert netns.ip_argv("", "link") == ["ip", "link"]
+
+
+async def test_a_missing_namespace_is_a_clear_error() -> None:
+    with pytest.raises(DriverError, match="network agent"):
+        await taps.plug((PortSpec(port_id="p", mac="52:54:00:00:00:01", device="tapx"),),
+                        "stratus-no-such-namespace")  # fmt: skip
+    await taps.unplug(["tapx"], "stratus-no-such-namespace")  # gone with its namespace
 
 
 @pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox not installed")

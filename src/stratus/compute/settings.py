@@ -163,6 +163,13 @@ class ComputeSettings(Section):
     qemu_console_max_bytes: int = Field(
         default=1 << 20, ge=4096, description="Bound of each instance's serial console log."
     )
+    qemu_netns: str = Field(
+        default="",
+        description="Network namespace the qemu driver makes its taps and runs QEMU in, so "
+        "that the network agent (which plugs the taps) sees them. Empty: the "
+        "[network_agent] namespace of the same configuration (the host's own if that is "
+        "empty too).",
+    )
     qemu_soft_reboot_timeout: float = Field(
         default=60.0,
         ge=0,

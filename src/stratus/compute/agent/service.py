@@ -22,9 +22,16 @@ from stratus.registry.settings import RegistrySettings
 log = logging.getLogger(__name__)
 
 
+class _NetworkAgentSettings(Protocol):
+    @property
+    def namespace(self) -> str: ...
+
+
 class _Settings(Protocol):
     @property
     def state_dir(self) -> Path: ...
+    @property
+    def network_agent(self) -> _NetworkAgentSettings: ...
     @property
     def compute(self) -> ComputeSettings: ...
     @property
@@ -96,6 +103,8 @@ class ComputeAgentService:
         cfg = s.compute
         if not cfg.qemu_state_dir:  # the qemu driver's instances live in the state dir
             cfg = cfg.model_copy(update={"qemu_state_dir": str(s.state_dir / "qemu")})
+        if not cfg.qemu_netns:  # taps go where the network agent that plugs them lives
+            cfg = cfg.model_copy(update={"qemu_netns": s.network_agent.namespace})
         make_driver = registry.factory(cfg.driver or "fake")
         snapshots = Path(cfg.snapshot_dir or s.state_dir / "compute-snapshots")
         try:

@@ -4,7 +4,7 @@ instance id it forwards, and this service accepts only what it signed."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stratus.common.config import Section
 
@@ -19,8 +19,10 @@ class MetadataSettings(Section):
         "metadata service and every network agent. Empty: every request is refused (403).",
     )
     url: str = Field(
-        default="http://127.0.0.1:8775",
-        description="Where network agents' metadata proxies forward guests' requests.",
+        default="",
+        description="Where network agents' metadata proxies forward guests' requests. "
+        "Empty: http://127.0.0.1:<port> (this node's metadata service, on whatever port "
+        "it was given).",
     )
     cache_ttl: float = Field(
         default=5.0,
@@ -31,3 +33,9 @@ class MetadataSettings(Section):
     rpc_timeout: float = Field(
         default=10.0, gt=0, description="Seconds to wait for the conductor's answer."
     )
+
+    @model_validator(mode="after")
+    def _local_service_by_default(self) -> MetadataSettings:
+        if not self.url:
+            self.url = f"http://127.0.0.1:{self.port}"
+        return self

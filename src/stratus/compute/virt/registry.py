@@ -54,6 +54,7 @@ def _qemu_factory() -> DriverFactory:
             kvm_probe_timeout=cfg.qemu_kvm_probe_timeout,
             console_max_bytes=cfg.qemu_console_max_bytes,
             soft_reboot_timeout=cfg.qemu_soft_reboot_timeout,
+            netns=cfg.qemu_netns,
         )
         return QemuDriver(config)
 

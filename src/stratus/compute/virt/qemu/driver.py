@@ -26,7 +26,7 @@ from stratus.compute.virt.driver import (
     HostResources,
     InstanceSpec,
 )
-from stratus.compute.virt.qemu import adopt, console, disks, process, qmp, specfile, taps
+from stratus.compute.virt.qemu import adopt, console, disks, netns, process, qmp, specfile, taps
 from stratus.compute.virt.qemu.command import Accelerator, qemu_argv
 from stratus.compute.virt.qemu.host import host_resources
 from stratus.compute.virt.qemu.paths import SOCKET_PATH_MAX, InstancePaths
@@ -54,6 +54,7 @@ class QemuConfig:
     console_max_bytes: int = 1 << 20
     soft_reboot_timeout: float = 60.0
     run_as: str = ""  # a user QEMU drops to once its files and taps are open
+    netns: str = ""  # the network namespace of the taps and QEMU (the network agent's)
 
 
 class QemuDriver:
@@ -175,9 +176,12 @@ class QemuDriver:
 
     async def _launch(self, spec: InstanceSpec, *, incoming: bool = False) -> None:
         paths = self._paths(spec.id)
-        await taps.plug(spec.ports)
-        argv = qemu_argv(self.config.binary, spec, paths, self.accel, incoming=incoming,
-                         run_as=self.config.run_as)  # fmt: skip
+        c = self.config
+        netns.require(c.netns)
+        await taps.plug(spec.ports, c.netns)
+        argv = qemu_argv(c.binary, spec, paths, self.accel, incoming=incoming,
+                         run_as=c.run_as)  # fmt: skip
+        argv = netns.exec_argv(c.netns, argv)  # QEMU opens its taps by name, there
         log.info("qemu: starting %s (%s)", spec.id, self.accel.name)
         await process.launch(argv, paths, spec.id)
 
@@ -189,7 +193,7 @@ class QemuDriver:
                 spec = await asyncio.to_thread(specfile.load, paths.spec)
         await process.kill(paths, instance_id)
         if spec is not None:
-            await taps.unplug([p.device for p in spec.ports])
+            await taps.unplug([p.device for p in spec.ports], self.config.netns)
         await asyncio.to_thread(shutil.rmtree, paths.root, ignore_errors=True)
         self._monitor_locks.pop(instance_id, None)
 
