@@ -52,7 +52,7 @@ for dev in /sys/class/net/*; do
     nic=${dev##*/}
     [ "$nic" = lo ] && continue
     ip link set "$nic" up
-    udhcpc -i "$nic" -s /etc/udhcpc.script -n -q -t 4 -T 2 -O staticroutes >/dev/null 2>&1 &
+    udhcpc -i "$nic" -s /etc/udhcpc.script -n -q -t 10 -T 2 -O staticroutes >/dev/null 2>&1 &
 done
 wait
 . /etc/stratus-metadata
