@@ -55,7 +55,7 @@ class ObjectStoreSettings(Section):
         le=64,
         description="Processes 'stratus up' runs the object, container and account servers "
         "in (each serves all three on the shared ports); 0: inside the main process; "
-        "-1: one per core beyond the first, at most 4.",
+        "-1: one per core, at least 2 and at most 4.",
     )
     fsync: bool = Field(default=True, description="fsync objects and databases before success.")
     ring_check_interval: float = Field(
@@ -87,7 +87,9 @@ class ObjectStoreSettings(Section):
         """The worker processes ``stratus up`` starts for the storage servers."""
         if self.workers >= 0:
             return self.workers
-        return max(0, min(4, (os.cpu_count() or 1) - 1))
+        # at least 2 even on small machines: a process waits on fsyncs and SQLite commits in
+        # its threads, and two of them overlapped those waits (docs/performance.md)
+        return max(2, min(4, os.cpu_count() or 1))
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, PORT_FIELDS[service]))
