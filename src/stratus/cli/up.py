@@ -116,6 +116,7 @@ async def run(settings: Settings, console: Console) -> None:
     proc = runner.Process(settings, in_process)
     runner.bind_ports(proc, http_ports(settings, names))
     storage: StorageWorkers | None = None
+    starting: asyncio.Task[None] | None = None
     try:
         await runner.migrate(settings, names)
         ports = {name: proc.http_port(name) for name in proc.sockets}
@@ -126,9 +127,12 @@ async def run(settings: Settings, console: Console) -> None:
         if workers:
             delegated = {n: proc.sockets[n] for n in STORAGE_SERVERS if n in proc.sockets}
             storage = StorageWorkers(settings, delegated, workers)
-            await storage.start()
+            # the children import and start beside the other services; until they accept,
+            # connections wait in the listening sockets' backlog
+            starting = asyncio.create_task(storage.start())
         await runner.start(proc)
-        if storage is not None:
+        if storage is not None and starting is not None:
+            await starting
             await runner.report_heartbeats(proc, storage.names)
         await _publish(proc, sec)
         await _wait_for_compute_hosts(proc)
@@ -143,6 +147,8 @@ async def run(settings: Settings, console: Console) -> None:
     finally:
         ready.unlink(missing_ok=True)
         await runner.stop(proc)  # the proxy and daemons first: they use the storage servers
+        if starting is not None:
+            await asyncio.gather(starting, return_exceptions=True)
         if storage is not None:
             await storage.stop()
         for sig in runner.STOP_SIGNALS:
