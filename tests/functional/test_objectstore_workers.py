@@ -78,3 +78,27 @@ def test_storage_servers_in_worker_processes(tmp_path: Path) -> None:
         code = cloud.stop()
     assert code == 0
     assert not [pid for pid in workers if alive(pid)]
+
+
+def test_workers_exit_when_stratus_up_is_killed(tmp_path: Path) -> None:
+    """SIGKILL gives ``stratus up`` no chance to stop its children: they see their stdin
+    pipe close and stop by themselves, so no orphan keeps serving the ports."""
+    cloud = Cloud(state_dir=tmp_path / "state", identity_port=free_port())
+    cloud.extra_env["STRATUS_OBJECTSTORE__WORKERS"] = "2"
+    cloud.start()
+    workers: set[int] = set()
+    try:
+        assert cloud.proc is not None
+        workers = storage_workers(cloud.proc.pid)
+        assert len(workers) == 2
+        cloud.proc.kill()
+        cloud.proc.wait()
+        deadline = time.monotonic() + 15
+        while [pid for pid in workers if alive(pid)]:
+            assert time.monotonic() < deadline, "storage workers outlived stratus up"
+            time.sleep(0.1)
+    finally:
+        cloud.stop()
+        for pid in workers:  # only if the assertion above failed: never leave them behind
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
