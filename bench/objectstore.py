@@ -297,6 +297,8 @@ def stratus_auth(cloud: Cloud) -> tuple[str, str]:
 
 def run_stratus(root: Path, args: argparse.Namespace) -> Figures:
     cloud = Cloud(state_dir=root / "stratus", identity_port=free_port())
+    if args.workers is not None:
+        cloud.extra_env["STRATUS_OBJECTSTORE__WORKERS"] = str(args.workers)
     cloud.start()
     try:
         url, token = stratus_auth(cloud)
@@ -500,6 +502,9 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="large object size")
     parser.add_argument(
         "--swift-workers", default="1,auto", help="Swift worker counts to run ('': none)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="[objectstore] workers (default: Stratus')"
     )
     parser.add_argument("--dir", default=None, help="where the devices go (default: a temp dir)")
     args = parser.parse_args()

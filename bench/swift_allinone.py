@@ -49,6 +49,7 @@ def ensure_venv(venv: Path = VENV) -> Path:
 
 
 def version(venv: Path = VENV) -> str:
+    ensure_venv(venv)  # the report's machine line asks before any Swift run made it
     out = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import swift; print(swift.__version__)"],
         capture_output=True,

@@ -99,19 +99,28 @@ async def start(
         api = await service.start(runtime)
         proc.services.append(service)
         if api is not None:
-            await _serve_http(proc, name, api)
+            await serve_http(proc, name, api)
         if getattr(service, "own_heartbeats", False):
             continue  # e.g. compute agents: one heartbeat per simulated host, not per process
-        reporter = HeartbeatReporter(
-            bus, s.host, f"stratus-{name}", name, s.registry.heartbeat_interval
-        )
-        await reporter.start()
-        proc.reporters.append(reporter)
+        await report_heartbeats(proc, (name,))
     if on_started is not None:
         await on_started(proc)
 
 
-async def _serve_http(proc: Process, name: str, api: HttpApi) -> None:
+async def report_heartbeats(proc: Process, names: tuple[str, ...]) -> None:
+    """Report these services to the registry from this process (for ``stratus up``, also
+    the storage servers its worker processes run)."""
+    assert proc.runtime is not None
+    s = proc.settings
+    for name in names:
+        reporter = HeartbeatReporter(
+            proc.runtime.bus, s.host, f"stratus-{name}", name, s.registry.heartbeat_interval
+        )
+        await reporter.start()
+        proc.reporters.append(reporter)
+
+
+async def serve_http(proc: Process, name: str, api: HttpApi) -> None:
     sock = proc.sockets.get(name)
     if sock is None:
         sock = proc.sockets[name] = bind(proc.settings.http.bind_host, api.port)

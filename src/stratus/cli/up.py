@@ -21,6 +21,7 @@ from rich.console import Console
 from stratus import services
 from stratus.cli import guest_publish, runner
 from stratus.cli.client_files import Endpoints, write_all
+from stratus.cli.storage_workers import STORAGE_SERVERS, StorageWorkers
 from stratus.common.errors import Conflict, InvalidInput, Unavailable
 from stratus.compute.agent.service import ComputeAgentService
 from stratus.compute.conductor.service import ConductorService
@@ -110,8 +111,12 @@ async def run(settings: Settings, console: Console) -> None:
     stopping = asyncio.Event()
     for sig in runner.STOP_SIGNALS:
         loop.add_signal_handler(sig, stopping.set)
-    proc = runner.Process(settings, names)
+    workers = settings.objectstore.storage_workers()
+    in_process = tuple(n for n in names if not workers or n not in STORAGE_SERVERS)
+    proc = runner.Process(settings, in_process)
     runner.bind_ports(proc, http_ports(settings, names))
+    storage: StorageWorkers | None = None
+    starting: asyncio.Task[None] | None = None
     try:
         await runner.migrate(settings, names)
         ports = {name: proc.http_port(name) for name in proc.sockets}
@@ -119,7 +124,16 @@ async def run(settings: Settings, console: Console) -> None:
         sec = Secrets.load_or_create(state_dir / "secrets.json")
         if not settings.metadata.shared_secret:  # one secret for the service and the proxy
             settings.metadata.shared_secret = sec.metadata_shared_secret
+        if workers:
+            delegated = {n: proc.sockets[n] for n in STORAGE_SERVERS if n in proc.sockets}
+            storage = StorageWorkers(settings, delegated, workers)
+            # the children import and start beside the other services; until they accept,
+            # connections wait in the listening sockets' backlog
+            starting = asyncio.create_task(storage.start())
         await runner.start(proc)
+        if storage is not None and starting is not None:
+            await starting
+            await runner.report_heartbeats(proc, storage.names)
         await _publish(proc, sec)
         await _wait_for_compute_hosts(proc)
         ready.write_text(f"{os.getpid()}\n")
@@ -132,7 +146,11 @@ async def run(settings: Settings, console: Console) -> None:
             await asyncio.gather(publishing, return_exceptions=True)
     finally:
         ready.unlink(missing_ok=True)
-        await runner.stop(proc)
+        await runner.stop(proc)  # the proxy and daemons first: they use the storage servers
+        if starting is not None:
+            await asyncio.gather(starting, return_exceptions=True)
+        if storage is not None:
+            await storage.stop()
         for sig in runner.STOP_SIGNALS:
             loop.remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_DFL)

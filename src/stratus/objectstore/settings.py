@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field
 
 from stratus.common.config import Section
@@ -47,6 +49,14 @@ class ObjectStoreSettings(Section):
     replicas: int = Field(default=3, ge=1, le=8, description="Replicas (all-in-one rings).")
     devices: int = Field(default=4, ge=1, le=64, description="Devices (all-in-one rings).")
     part_power: int = Field(default=8, ge=1, le=22, description="Part power (all-in-one rings).")
+    workers: int = Field(
+        default=-1,
+        ge=-1,
+        le=64,
+        description="Processes 'stratus up' runs the object, container and account servers "
+        "in (each serves all three on the shared ports); 0: inside the main process; "
+        "-1: one per core, at least 2 and at most 4.",
+    )
     fsync: bool = Field(default=True, description="fsync objects and databases before success.")
     ring_check_interval: float = Field(
         default=15.0, gt=0, description="Seconds between checks of the ring files for changes."
@@ -72,6 +82,14 @@ class ObjectStoreSettings(Section):
     expirer_interval: float = Field(
         default=60.0, gt=0, description="Seconds between passes over expiring objects."
     )
+
+    def storage_workers(self) -> int:
+        """The worker processes ``stratus up`` starts for the storage servers."""
+        if self.workers >= 0:
+            return self.workers
+        # at least 2 even on small machines: a process waits on fsyncs and SQLite commits in
+        # its threads, and two of them overlapped those waits (docs/performance.md)
+        return max(2, min(4, os.cpu_count() or 1))
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, PORT_FIELDS[service]))
