@@ -222,3 +222,61 @@ def test_interface_removed_then_router_deleted(env: Env) -> None:
     assert "qr-" not in in_ns(ns, "ip", "-o", "link", "show").stdout
     env.demo.network.delete_router(other.router)
     wait_for("the router's namespace removed", lambda: ns not in sh("ip", "netns", "list").stdout)
+
+
+def _ra_processes(env: Env, router_id: str) -> list[str]:
+    """Command lines of the dnsmasq advertising for this router (its files carry its id)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().decode()
+            except OSError:
+                continue
+            if "dnsmasq" in cmd and "--enable-ra" in cmd and router_id in cmd:
+                found.append(cmd.replace("\0", " "))
+    return found
+
+
+def test_slaac_guest_gets_its_address_from_router_advertisements(env: Env) -> None:
+    """An IPv6 SLAAC subnet on a router: the router's namespace advertises the prefix,
+    the guest's kernel builds the EUI-64 address Stratus computed for its port, and the
+    guest reaches the router's IPv6 gateway address."""
+    conn = env.demo.network
+    net = conn.create_network(name="rt-v6")
+    subnet = conn.create_subnet(network_id=net.id, cidr="fd00:90:6::/64", ip_version=6,
+                                ipv6_ra_mode="slaac", ipv6_address_mode="slaac",
+                                name="rt-v6")  # fmt: skip
+    router = conn.create_router(name="rt-v6", external_gateway_info={"network_id": _public(env).id})
+    conn.add_interface_to_router(router, subnet_id=subnet.id)
+    group = conn.create_security_group(name="rt-v6")
+    port = conn.create_port(network_id=net.id, security_group_ids=[group.id])
+    expected = port.fixed_ips[0]["ip_address"]
+    env.admin.network.update_port(port.id, binding_host_id=HOST_A)
+    guest = env.lab.guest("v6", env.ns_a, {"id": port.id, "mac_address": port.mac_address})
+    for key in ("accept_ra", "autoconf"):
+        in_ns(guest.ns, "sysctl", "-q", "-w", f"net.ipv6.conf.eth0.{key}=1")
+    wait_for("port ACTIVE", lambda: env.admin.network.get_port(port.id).status == "ACTIVE")
+    wait_for("router legs ACTIVE", lambda: _legs_active(env, router.id))
+    ns = f"stq-router-{router.id}-{env.ns_a}"
+    assert in_ns(ns, "sysctl", "-n", "net.ipv6.conf.all.forwarding").stdout.strip() == "1"
+    wait_for("the router advertising", lambda: bool(_ra_processes(env, router.id)))
+    assert "fd00:90:6::,ra-only,64" in _ra_processes(env, router.id)[0]
+    # a fresh link sends a router solicitation, answered at once
+    in_ns(guest.ns, "ip", "link", "set", "eth0", "down")
+    in_ns(guest.ns, "ip", "link", "set", "eth0", "up")
+
+    def global_addresses() -> str:
+        return in_ns(guest.ns, "ip", "-6", "addr", "show", "dev", "eth0", "scope", "global").stdout
+
+    wait_for("the SLAAC address", lambda: f"{expected}/64" in global_addresses())
+    assert "default via fe80:" in in_ns(guest.ns, "ip", "-6", "route").stdout
+    wait_for("the guest reaching its gateway", lambda: guest.ping(str(subnet.gateway_ip)))
+    conn.remove_interface_from_router(router, subnet_id=subnet.id)
+    wait_for("the advertiser stopped", lambda: not _ra_processes(env, router.id))
+    conn.add_interface_to_router(router, subnet_id=subnet.id)
+    wait_for("the advertiser back", lambda: bool(_ra_processes(env, router.id)))
+    conn.remove_interface_from_router(router, subnet_id=subnet.id)
+    conn.delete_router(router)
+    wait_for("the router's namespace removed", lambda: ns not in sh("ip", "netns", "list").stdout)
+    assert not _ra_processes(env, router.id)

@@ -158,7 +158,7 @@ class Assignment:
             raise bad(
                 "InvalidIpForSubnet", f"IP address {ip} is not a valid IP for the specified subnet."
             )
-        if _is_auto(subnet):
+        if _is_auto(subnet) and not self.router:  # a router's leg holds the gateway there
             raise bad_request(
                 f"IPv6 address {ip} cannot be directly assigned to a port on subnet "
                 f"{subnet.id} as the subnet is configured for automatic addresses"

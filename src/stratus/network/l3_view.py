@@ -91,6 +91,7 @@ def _interfaces(held: list[l3.Attached], mtus: dict[str, int]) -> list[Interface
             subnet_cidr=a.subnet.cidr,
             ip_address=a.ip_address,
             mtu=mtus[a.port.network_id],
+            ipv6_ra_mode=a.subnet.ipv6_ra_mode if a.subnet.ip_version == 6 else None,
         )
         for a in held
         if a.port.device_owner == l3.INTERFACE

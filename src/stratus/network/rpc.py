@@ -103,6 +103,8 @@ class Interface(BaseModel):
     subnet_cidr: str
     ip_address: str  # the router's address there (the subnet's gateway IP)
     mtu: int
+    # IPv6 only: what the router advertises on the leg (None: it sends no RA for it)
+    ipv6_ra_mode: str | None = None
 
 
 class Route(BaseModel):

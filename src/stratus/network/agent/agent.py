@@ -58,7 +58,7 @@ class NetworkAgent:
         self.sh = Shell(self.cfg.namespace)
         self.firewall = Firewall(self.sh)
         self.dhcp = DhcpServers(self, self.cfg.state_dir / "dhcp")
-        self.routers = Routers(self.sh, self.cfg.namespace)
+        self.routers = Routers(self.sh, self.cfg.namespace, self.cfg.state_dir / "routers")
         self._heartbeat = HeartbeatReporter(self.bus, self.cfg.host, BINARY, rpc.AGENT_TOPIC,
                                             self.cfg.heartbeat_interval)  # fmt: skip
         self._lock = asyncio.Lock()

@@ -3,7 +3,9 @@ with IP forwarding on and one veth per leg. The leg's agent end is named like a 
 tap, so the agent plugs it into the network's bridge and reports the port ``ACTIVE``
 exactly as it does for a guest's tap; the namespace end (``qr-…`` on a subnet, ``qg-…``
 on the external network) carries the port's MAC and addresses. Then the default route via
-the external subnet's gateway, the router's static routes, and its NAT (router_nat.py).
+the external subnet's gateway, the router's static routes, its NAT (router_nat.py) and
+its IPv6 router advertisements (router_ra.py, a dnsmasq per router whose files live in
+``root/<router id>``).
 Each sync compares with the kernel's state and changes only what differs; a router no
 longer placed here loses its namespace, and with it every leg."""
 
@@ -13,10 +15,11 @@ import ipaddress
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from stratus.network import rpc
-from stratus.network.agent import linux, names, router_nat
+from stratus.network.agent import linux, names, router_nat, router_ra
 from stratus.network.agent.linux import CommandFailed, Shell
 
 log = logging.getLogger(__name__)
@@ -71,10 +74,14 @@ def _destination(dst: str) -> str:
 class Routers:
     sh: Shell  # the agent's namespace, where the bridges are
     scope: str  # the agent's namespace name: keeps simulated hosts' routers apart
+    root: Path  # per router, the files of its advertiser (router_ra.py)
     nat: dict[str, str] = field(default_factory=dict)  # router id -> ruleset applied
 
     def namespace(self, router_id: str) -> str:
         return names.router_namespace(router_id, self.scope)
+
+    def ra_files(self, router_id: str) -> router_ra.RaFiles:
+        return router_ra.RaFiles(self.root / router_id)
 
     async def sync(self, config: rpc.HostConfig, links: dict[str, dict[str, Any]]) -> None:
         mtus = {n.id: n.mtu for n in config.networks}
@@ -91,7 +98,9 @@ class Routers:
                 await self.remove(router_id)
 
     async def remove(self, router_id: str) -> None:
-        """Delete the namespace: its veths go with it, their tap ends included."""
+        """Stop its advertiser and delete the namespace: its veths go with it, their tap
+        ends included."""
+        await router_ra.remove(self.ra_files(router_id))
         await linux.delete_namespace(self.namespace(router_id))
         self.nat.pop(router_id, None)
 
@@ -100,6 +109,9 @@ class Routers:
             router_id = names.router_of_namespace(ns, self.scope)
             if router_id is not None:
                 await self.remove(router_id)
+        if self.root.is_dir():  # advertisers of namespaces already gone
+            for path in self.root.iterdir():
+                await router_ra.remove(router_ra.RaFiles(path))
 
     async def _ensure(
         self, router: rpc.RouterL3, links: dict[str, dict[str, Any]], mtus: dict[str, int]
@@ -119,6 +131,7 @@ class Routers:
             if name.startswith(LEG_PREFIXES) and name not in keep:
                 await inner.run("ip", "link", "del", name, check=False)
         await _sync_routes(inner, routes(router))
+        await router_ra.ensure(ns, router, self.ra_files(router.id))
         text = router_nat.ruleset(router)
         if self.nat.get(router.id) != text:
             await inner.run("nft", "-f", "-", stdin=text)
