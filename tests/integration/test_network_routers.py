@@ -6,6 +6,7 @@ with openstacksdk. No VM, nothing on the machine's own interfaces."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -238,26 +239,33 @@ def _ra_processes(env: Env, router_id: str) -> list[str]:
     return found
 
 
+def _v6_guest(env: Env, name: str, cidr: str, mode: str) -> tuple[Any, Any, Guest, str]:
+    """A network with one IPv6 subnet in ``mode`` (RA and address mode alike) on a new
+    router with a gateway (so it is placed on host A), and a guest on it: (router,
+    subnet, guest, the guest port's address)."""
+    conn = env.demo.network
+    net = conn.create_network(name=name)
+    subnet = conn.create_subnet(network_id=net.id, cidr=cidr, ip_version=6, name=name,
+                                ipv6_ra_mode=mode, ipv6_address_mode=mode)  # fmt: skip
+    router = conn.create_router(name=name, external_gateway_info={"network_id": _public(env).id})
+    conn.add_interface_to_router(router, subnet_id=subnet.id)
+    group = conn.create_security_group(name=name)
+    port = conn.create_port(network_id=net.id, security_group_ids=[group.id])
+    env.admin.network.update_port(port.id, binding_host_id=HOST_A)
+    guest = env.lab.guest(name, env.ns_a, {"id": port.id, "mac_address": port.mac_address})
+    for key in ("accept_ra", "autoconf"):
+        in_ns(guest.ns, "sysctl", "-q", "-w", f"net.ipv6.conf.eth0.{key}=1")
+    wait_for("port ACTIVE", lambda: env.admin.network.get_port(port.id).status == "ACTIVE")
+    wait_for("router legs ACTIVE", lambda: _legs_active(env, router.id))
+    return router, subnet, guest, str(port.fixed_ips[0]["ip_address"])
+
+
 def test_slaac_guest_gets_its_address_from_router_advertisements(env: Env) -> None:
     """An IPv6 SLAAC subnet on a router: the router's namespace advertises the prefix,
     the guest's kernel builds the EUI-64 address Stratus computed for its port, and the
     guest reaches the router's IPv6 gateway address."""
     conn = env.demo.network
-    net = conn.create_network(name="rt-v6")
-    subnet = conn.create_subnet(network_id=net.id, cidr="fd00:90:6::/64", ip_version=6,
-                                ipv6_ra_mode="slaac", ipv6_address_mode="slaac",
-                                name="rt-v6")  # fmt: skip
-    router = conn.create_router(name="rt-v6", external_gateway_info={"network_id": _public(env).id})
-    conn.add_interface_to_router(router, subnet_id=subnet.id)
-    group = conn.create_security_group(name="rt-v6")
-    port = conn.create_port(network_id=net.id, security_group_ids=[group.id])
-    expected = port.fixed_ips[0]["ip_address"]
-    env.admin.network.update_port(port.id, binding_host_id=HOST_A)
-    guest = env.lab.guest("v6", env.ns_a, {"id": port.id, "mac_address": port.mac_address})
-    for key in ("accept_ra", "autoconf"):
-        in_ns(guest.ns, "sysctl", "-q", "-w", f"net.ipv6.conf.eth0.{key}=1")
-    wait_for("port ACTIVE", lambda: env.admin.network.get_port(port.id).status == "ACTIVE")
-    wait_for("router legs ACTIVE", lambda: _legs_active(env, router.id))
+    router, subnet, guest, expected = _v6_guest(env, "v6", "fd00:90:6::/64", "slaac")
     ns = f"stq-router-{router.id}-{env.ns_a}"
     assert in_ns(ns, "sysctl", "-n", "net.ipv6.conf.all.forwarding").stdout.strip() == "1"
     wait_for("the router advertising", lambda: bool(_ra_processes(env, router.id)))
@@ -280,3 +288,63 @@ def test_slaac_guest_gets_its_address_from_router_advertisements(env: Env) -> No
     conn.delete_router(router)
     wait_for("the router's namespace removed", lambda: ns not in sh("ip", "netns", "list").stdout)
     assert not _ra_processes(env, router.id)
+
+
+# sends router solicitations from eth0 and prints the first advertisement's flags as JSON
+RA_READER = textwrap.dedent(
+    """\
+    import ipaddress, json, socket, time
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+    s.settimeout(1)
+    index = socket.if_nametoindex("eth0")
+    for _ in range(30):
+        try:  # fails while the link-local address is still tentative
+            s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ("ff02::2", 0, 0, index))
+            data = s.recv(4096)
+        except OSError:  # TimeoutError included
+            time.sleep(0.5)
+            continue
+        if data[0] != 134:
+            continue
+        found = {"managed": bool(data[5] & 0x80), "other": bool(data[5] & 0x40),
+                 "prefixes": {}}
+        rest = data[16:]
+        while len(rest) >= 8 and rest[1]:
+            if rest[0] == 3:
+                prefix = f"{ipaddress.IPv6Address(rest[16:32])}/{rest[2]}"
+                found["prefixes"][prefix] = {"on_link": bool(rest[3] & 0x80),
+                                             "autonomous": bool(rest[3] & 0x40)}
+            rest = rest[rest[1] * 8:]
+        print(json.dumps(found))
+        break
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "managed", "other", "autonomous"),
+    [
+        ("slaac", False, False, True),
+        ("dhcpv6-stateless", False, True, True),
+        # dnsmasq sets O beside M; RFC 4861 calls O redundant when M is set
+        ("dhcpv6-stateful", True, True, False),
+    ],
+)
+def test_router_advertisement_flags_follow_the_ra_mode(
+    env: Env, mode: str, managed: bool, other: bool, autonomous: bool
+) -> None:
+    """What the router's advertisements say, read off the wire in the guest."""
+    third = {"slaac": 1, "dhcpv6-stateless": 2, "dhcpv6-stateful": 3}[mode]
+    cidr = f"fd00:91:{third}::/64"
+    router, subnet, guest, _ = _v6_guest(env, f"ra{third}", cidr, mode)
+    wait_for("the router advertising", lambda: bool(_ra_processes(env, router.id)))
+    got = in_ns(guest.ns, sys.executable, "-c", RA_READER, timeout=90).stdout
+    assert got, "no router advertisement came"
+    ra = json.loads(got)
+    assert (ra["managed"], ra["other"]) == (managed, other)
+    assert ra["prefixes"] == {cidr: {"on_link": True, "autonomous": autonomous}}
+    env.demo.network.remove_interface_from_router(router, subnet_id=subnet.id)
+    env.demo.network.delete_router(router)
+    wait_for("the advertiser stopped", lambda: not _ra_processes(env, router.id))

@@ -7,7 +7,8 @@ of every IPv6 subnet there that has an ``ipv6_ra_mode``. The flags follow the mo
   then answers carry nothing the guest could misuse);
 - ``dhcpv6-stateful``: M=1 and the prefix not autonomous (a plain range, which is how
   dnsmasq sets M; every DHCPv6 request on it is ignored, the network's own DHCP server
-  hands out the addresses).
+  hands out the addresses). dnsmasq sets O too, which RFC 4861 calls redundant beside M
+  (Neutron's radvd leaves it clear; a client treats both alike).
 
 The whole set of legs and prefixes is the process's command line, so a sync compares it
 with ``/proc/<pid>/cmdline`` (this survives an agent restart) and restarts dnsmasq only
