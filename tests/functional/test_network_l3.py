@@ -637,3 +637,22 @@ def test_auto_allocated_topology(cloud: Cloud, admin: httpx.Client, demo: httpx.
     finally:
         demo.delete(f"/auto-allocated-topology/{project}")
     neutron_error(demo.delete(f"/auto-allocated-topology/{project}"), 404, "TopologyNotFound")
+
+
+def test_router_interface_on_slaac_subnet_carries_its_ra_mode(
+    cloud: Cloud, cleanup: Cleanup
+) -> None:
+    """A router's leg holds the gateway of an automatic-address IPv6 subnet (other ports
+    may not pick an address there) and the data plane learns what to advertise."""
+    net = osc(cloud, "network", "create", unique("net6"))
+    cleanup.add(lambda: cloud.cli("network", "delete", net["id"], cloud=DEMO, check=False))
+    sub = osc(cloud, "subnet", "create", unique("sub6"), "--network", net["id"], "--ip-version",
+              "6", "--subnet-range", "fd00:4b::/64", "--ipv6-ra-mode", "slaac",
+              "--ipv6-address-mode", "slaac")  # fmt: skip
+    r = router(cloud, cleanup)
+    connect(cloud, cleanup, r, sub)
+    [leg] = l3_of(cloud, r["id"]).interfaces
+    assert (leg.ip_address, leg.ipv6_ra_mode) == ("fd00:4b::1", "slaac")
+    taken = refused(cloud, "port", "create", unique("p6"), "--network", net["id"],
+                    "--fixed-ip", f"subnet={sub['id']},ip-address=fd00:4b::9")  # fmt: skip
+    assert "400" in taken and "automatic addresses" in taken
