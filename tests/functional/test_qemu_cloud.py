@@ -277,7 +277,7 @@ def _plug_tester(cloud: Cloud, lab: Lab, network_id: str, on_server: str) -> str
 
 
 def _pings(ns: str, address: str) -> bool:
-    return in_ns(ns, "ping", "-c", "1", "-W", "2", address, check=False).returncode == 0
+    return in_ns(ns, "busybox", "ping", "-c", "1", "-W", "2", address, check=False).returncode == 0
 
 
 def _floating_ip_from_outside(
@@ -303,7 +303,7 @@ def _floating_ip_from_outside(
     assert said.splitlines()[0] == "net-one"  # the outside reached guest one by its FIP
     assert " 0 packets received" not in said and "packets received" in said
     assert osc(c, "floating", "ip", "show", fip["id"])["status"] == "ACTIVE"
-    assert _pings(outside, address)
+    wait_for("the outside pinging the floating IP", lambda: _pings(outside, address))
 
     c.openstack("floating", "ip", "unset", "--port", fip["id"], cloud=DEMO)
     wait_for("the floating IP cut off", lambda: not _pings(outside, address), BOOT_WAIT)
