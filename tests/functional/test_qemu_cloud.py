@@ -16,6 +16,7 @@ security group that lets SSH and ICMP in.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -24,29 +25,54 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netguests import Lab, in_ns, sh
+from netguests import Lab, in_ns, sh, wait_for
 
 from cloudproc import Cloud, free_port
 from stratus.guestimage.scripts import MARKER
 
 DEMO = "stratus-demo"
 BOOT_WAIT = 600.0  # a bound on a TCG boot, never an expectation of speed
+OUTSIDE = "172.24.4.1"  # the gateway of ``public``'s subnet: the outside namespace holds it
 
 
 @pytest.fixture(scope="module")
 def qemu_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     state_dir = tmp_path_factory.mktemp("qemu-cloud") / "state"
-    cloud = Cloud(state_dir=state_dir, identity_port=free_port(),
-                  extra_env={"STRATUS_COMPUTE__DRIVER": "qemu"})  # fmt: skip
-    cloud.start(timeout=180)
+    uplinks = json.dumps({"public": "phys0"})  # the physical network of ``public``
+    env = {"STRATUS_COMPUTE__DRIVER": "qemu",
+           "STRATUS_NETWORK_AGENT__PHYSICAL_INTERFACES": uplinks}  # fmt: skip
+    cloud = Cloud(state_dir=state_dir, identity_port=free_port(), extra_env=env)
     try:
+        _wire_outside(cloud)
+        cloud.start(timeout=180)
         yield cloud
     finally:
-        cloud.stop()
+        cloud.stop()  # removes the agent's namespace and outside_namespace(cloud) too
+        sh("ip", "netns", "delete", outside_namespace(cloud), check=False)
         leftover = qemu_processes(state_dir)
         for line in leftover:  # a failed test's guests: QEMU outlives its agent by design
             subprocess.run(["kill", "-9", line.split()[0]], check=False)
         assert leftover == [], "a QEMU process outlived its cloud"
+
+
+def outside_namespace(cloud: Cloud) -> str:
+    """A machine on the flat external network ``public``; its name ends like the agent's
+    namespace, so ``Cloud.stop`` removes it with the rest of the data plane."""
+    return f"out-{cloud.agent_namespace}"
+
+
+def _wire_outside(cloud: Cloud) -> None:
+    """Before ``stratus up``: the agent's namespace gets ``phys0``, the uplink of the
+    physical network ``public``, a veth whose other end is the outside namespace holding
+    the external subnet's gateway address."""
+    outside = outside_namespace(cloud)
+    sh("ip", "netns", "add", cloud.agent_namespace)  # the agent adopts an existing one
+    sh("ip", "netns", "add", outside)
+    in_ns(cloud.agent_namespace, "ip", "link", "add", "phys0", "type", "veth",
+          "peer", "name", "eth0", "netns", outside)  # fmt: skip
+    in_ns(outside, "ip", "addr", "add", f"{OUTSIDE}/24", "dev", "eth0")
+    in_ns(outside, "ip", "link", "set", "eth0", "up")
+    in_ns(outside, "ip", "link", "set", "lo", "up")
 
 
 def qemu_processes(state_dir: Path) -> list[str]:
@@ -194,6 +220,7 @@ def test_two_vms_on_a_private_network_dhcp_metadata_ssh_and_ping(
         "--remote-ip", "0.0.0.0/0", group)  # fmt: skip
     osc(c, "keypair", "create", "--public-key", f"{key}.pub", f"key-{tag}")
     ids: list[str] = []
+    cleanups: list[tuple[str, ...]] = []  # CLI commands undoing the router and floating IP
     try:
         for name in ("net-one", "net-two"):
             ids.append(osc(c, "server", "create", "--image", image, "--flavor", "m1.tiny",
@@ -208,7 +235,11 @@ def test_two_vms_on_a_private_network_dhcp_metadata_ssh_and_ping(
         assert "console=ttyS0" in said
         pinged = ssh_until(tester, key, ips[1], f"ping -c 3 -W 2 {ips[0]}")
         assert " 0 packets received" not in pinged and "packets received" in pinged
+
+        _floating_ip_from_outside(c, tag, key, ids[0], tester, ips[0], cleanups)
     finally:
+        for undo in reversed(cleanups):
+            c.cli(*undo, cloud=DEMO, check=False)
         for sid in ids:
             c.cli("server", "delete", sid, cloud=DEMO, check=False)
         for sid in ids:
@@ -243,3 +274,40 @@ def _plug_tester(cloud: Cloud, lab: Lab, network_id: str, on_server: str) -> str
     lease = guest.dhcp(lab.script)
     assert lease["ip"] == fixed["ip_address"]
     return guest.ns
+
+
+def _pings(ns: str, address: str) -> bool:
+    return in_ns(ns, "busybox", "ping", "-c", "1", "-W", "2", address, check=False).returncode == 0
+
+
+def _floating_ip_from_outside(
+    cloud: Cloud, tag: str, key: Path, server_id: str, tester: str, fixed: str,
+    cleanups: list[tuple[str, ...]],
+) -> None:  # fmt: skip
+    """A router from the guests' subnet to ``public``; guest one's floating IP lets the
+    outside namespace log in to it, and after disassociation the outside no longer
+    reaches it while the guest still goes out through the router's SNAT."""
+    c, outside, subnet = cloud, outside_namespace(cloud), f"private-{tag}"
+    router = osc(c, "router", "create", f"rt-{tag}")["id"]
+    cleanups.append(("router", "delete", router))
+    c.openstack("router", "set", "--external-gateway", "public", router, cloud=DEMO)
+    c.openstack("router", "add", "subnet", router, subnet, cloud=DEMO)
+    cleanups.append(("router", "remove", "subnet", router, subnet))
+    fip = osc(c, "floating", "ip", "create", "public")
+    cleanups.append(("floating", "ip", "delete", fip["id"]))
+    address = fip["floating_ip_address"]
+    (port,) = osc(c, "port", "list", "--server", server_id)
+    c.openstack("floating", "ip", "set", "--port", port["ID"], fip["id"], cloud=DEMO)
+
+    said = ssh_until(outside, key, address, f"hostname; ping -c 3 -W 2 {OUTSIDE}")
+    assert said.splitlines()[0] == "net-one"  # the outside reached guest one by its FIP
+    assert " 0 packets received" not in said and "packets received" in said
+    assert osc(c, "floating", "ip", "show", fip["id"])["status"] == "ACTIVE"
+    wait_for("the outside pinging the floating IP", lambda: _pings(outside, address))
+
+    c.openstack("floating", "ip", "unset", "--port", fip["id"], cloud=DEMO)
+    wait_for("the floating IP cut off", lambda: not _pings(outside, address), BOOT_WAIT)
+    assert ssh(outside, key, address, "hostname").returncode != 0
+    # still out through the router's SNAT, as the gateway leg's address
+    pinged = ssh_until(tester, key, fixed, f"ping -c 3 -W 2 {OUTSIDE}")
+    assert " 0 packets received" not in pinged and "packets received" in pinged
