@@ -6,7 +6,7 @@ import random
 import time
 
 from stratus.scheduler.claims import ClaimOutcome
-from stratus.scheduler.host_state import Claim, HostState, HostStates, HostView
+from stratus.scheduler.host_state import Amounts, Claim, HostState, HostStates, HostView
 from stratus.scheduler.request import PlacementRequest
 from stratus.scheduler.rpc import RequestSpec
 from stratus.scheduler.selector import HostSelector
@@ -67,6 +67,11 @@ class MemoryClaims:
 
     async def release(self, instance_id: str, host: str) -> Claim | None:
         return self.held.pop((instance_id, host), None)
+
+    async def resize(self, claim: Claim) -> Claim | None:
+        old = self.held.get(claim.key, Claim(claim.instance_id, claim.host, Amounts(0, 0, 0)))
+        self.held[claim.key] = claim
+        return old
 
 
 class FixedHosts:

@@ -148,6 +148,12 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
+def _virtual_size(disk: Path) -> int:
+    shown = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(disk)],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return int(json.loads(shown)["virtual-size"])
+
+
 def _pid(host_dir: Path, iid: str) -> int | None:
     return process.read_pid(InstancePaths(host_dir / iid), iid)
 
@@ -221,8 +227,17 @@ async def test_stop_start_resize_and_reboots(host_dir: Path, vm: InstanceSpec) -
     assert (await driver.instances())[vm.id] == P.SHUTDOWN
     text = await driver.console_output(vm.id, None)
     assert "reboot: Power down" in text  # a clean ACPI shutdown, not a kill
+    paths = InstancePaths(host_dir / vm.id)
+    before = _virtual_size(paths.disk)
+    wider = replace(vm, flavor=replace(vm.flavor, root_gb=3, ephemeral_gb=1))
+    await driver.resize(wider)
+    assert _virtual_size(paths.disk) == 3 * 2**30 and paths.ephemeral.exists()
+    await driver.revert_resize(vm.id)  # the old disk back, the new ephemeral disk gone
+    assert _virtual_size(paths.disk) == before and not paths.ephemeral.exists()
     bigger = replace(vm, flavor=replace(vm.flavor, root_gb=2))
     await driver.resize(bigger)
+    await driver.confirm_resize(vm.id)
+    assert not paths.pre_resize.exists()
     boots = text.count(MARKER)
     await driver.power_on(vm.id)
     await _wait_markers(driver, vm.id, boots + 1)

@@ -103,6 +103,27 @@ class DestroyInstance(Cast):
     instance_id: str
 
 
+class ResizeInPlace(Cast):
+    """Cold resize on the instance's own host: stop it, apply ``instance.flavor`` to its
+    disks (the driver keeps the old ones for a revert) and start it again if
+    ``power_on``. Answered with ``BUILT`` or ``BUILD_FAILED``, as a build elsewhere is."""
+
+    wire_name: ClassVar[str] = "compute.resize_in_place"
+    instance: Instance
+    power_on: bool = True
+
+
+class FinishResizeInPlace(Cast):
+    """Confirm (drop the copy a resize in place kept) or revert (stop, restore the old
+    disks and flavor, start again if ``power_on``). Answered with ``ACTION_DONE`` or
+    ``ACTION_FAILED``."""
+
+    wire_name: ClassVar[str] = "compute.finish_resize_in_place"
+    instance_id: str
+    revert: bool
+    power_on: bool = True
+
+
 class LiveMigrateInstance(Cast):
     """Move a running instance to ``destination`` (the driver's ``migrate_out``)."""
 

@@ -90,6 +90,12 @@ class ComputeSettings(Section):
     max_build_attempts: int = Field(
         default=3, ge=1, description="Hosts a build tries before the server goes to ERROR."
     )
+    allow_resize_to_same_host: bool = Field(
+        default=True,
+        description="A resize the scheduler cannot place on another host stays on its own "
+        "host when that host has room for the new flavor (Nova's option, on by default "
+        "here so a one-machine cloud can resize). Cold migrations always move.",
+    )
     power_off_grace: float = Field(
         default=30.0, ge=0, description="Seconds a clean shutdown may take before a hard one."
     )

@@ -103,6 +103,71 @@ class ClaimLedger:
             await session.execute(_give_back(host, amounts))
         return Claim(instance_id, host, amounts, row.server_group_id)
 
+    async def resize(self, claim: Claim) -> Claim | None:
+        """Change what ``claim.instance_id`` holds on ``claim.host`` to ``claim.amounts``
+        (a resize on the instance's own host); the claim as it was, or ``None`` if the
+        host has no room for the growth. Shrinking always fits; an instance that holds
+        nothing there claims afresh."""
+        held = (ResourceClaim.instance_id == claim.instance_id) & (ResourceClaim.host == claim.host)
+        try:
+            async with self._db.session() as session:
+                row = (
+                    await session.execute(
+                        sa.select(
+                            ResourceClaim.vcpus,
+                            ResourceClaim.memory_mb,
+                            ResourceClaim.disk_gb,
+                            ResourceClaim.server_group_id,
+                        )
+                        .where(held)
+                        .with_for_update()
+                    )
+                ).first()
+                if row is None:
+                    raise _NotHeld
+                old = Amounts(row.vcpus, row.memory_mb, row.disk_gb)
+                new = claim.amounts
+                growth = Amounts(new.vcpus - old.vcpus, new.memory_mb - old.memory_mb,
+                                 new.disk_gb - old.disk_gb)  # fmt: skip
+                if _rowcount(await session.execute(self._grow(claim.host, growth))) != 1:
+                    raise _NoRoom
+                await session.execute(
+                    sa.update(ResourceClaim)
+                    .where(held)
+                    .values(vcpus=new.vcpus, memory_mb=new.memory_mb, disk_gb=new.disk_gb)
+                )
+        except _NoRoom:
+            return None
+        except _NotHeld:
+            if await self.claim(claim) is not ClaimOutcome.CLAIMED:
+                return None
+            return Claim(claim.instance_id, claim.host, Amounts(0, 0, 0), claim.server_group_id)
+        return Claim(claim.instance_id, claim.host, old, row.server_group_id)
+
+    def _grow(self, host: str, by: Amounts) -> sa.Update:
+        """Add ``by`` (any part may be negative) to the host's use; only the parts that
+        grow must fit under the allocation ratios."""
+        s, node = self._settings, ComputeNode
+        room = [
+            used + extra <= total * _ratio(ratio)
+            for used, total, extra, ratio in (
+                (node.vcpus_used, node.vcpus, by.vcpus, s.cpu_allocation_ratio),
+                (node.memory_mb_used, node.memory_mb, by.memory_mb, s.ram_allocation_ratio),
+                (node.local_gb_used, node.local_gb, by.disk_gb, s.disk_allocation_ratio),
+            )
+            if extra > 0
+        ]
+        return (
+            sa.update(node)
+            .where(node.host == host, *room)
+            .values(
+                vcpus_used=node.vcpus_used + by.vcpus,
+                memory_mb_used=node.memory_mb_used + by.memory_mb,
+                local_gb_used=node.local_gb_used + by.disk_gb,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
 
 def _give_back(host: str, amounts: Amounts) -> sa.Update:
     node = ComputeNode
@@ -129,3 +194,7 @@ def _rowcount(result: object) -> int:
 
 class _NoRoom(Exception):
     """Rolls the claim's transaction back."""
+
+
+class _NotHeld(Exception):
+    """A resize of a claim that is not there."""

@@ -63,6 +63,22 @@ class ReleaseClaim(Cast):
     host: str
 
 
+class ClaimAnswer(BaseModel):
+    claimed: bool
+
+
+class ResizeClaim(Call[ClaimAnswer]):
+    """A resize on the instance's own host: what it holds there becomes these amounts.
+    Growing needs room under the allocation ratios; shrinking always fits."""
+
+    wire_name: ClassVar[str] = "scheduler.resize_claim"
+    instance_id: str
+    host: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+
+
 class HostsChanged(Cast):
     """Aggregates or compute services changed (os-aggregates, os-services delete): reload
     the host view now instead of at the next refresh. Sent with ``fanout``, to every

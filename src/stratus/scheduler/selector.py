@@ -36,6 +36,10 @@ class ClaimStore(Protocol):
 
     async def release(self, instance_id: str, host: str) -> Claim | None: ...
 
+    async def resize(self, claim: Claim) -> Claim | None:
+        """The claim as it was before it became ``claim``; ``None``: no room."""
+        ...
+
 
 class HostSource(Protocol):
     """Reloads the view from the database (all hosts, or one after a lost claim)."""
@@ -138,6 +142,16 @@ class HostSelector:
             return True
         self.view.abandon(claim)  # already held: the view counts it from the database
         return outcome is ClaimOutcome.ALREADY_HELD
+
+    async def resize(self, claim: Claim) -> bool:
+        """A resize on the instance's own host: its claim there becomes ``claim``."""
+        old = await self._store.resize(claim)
+        if old is None:
+            return False
+        self.view.released(old)
+        self.view.apply(claim)
+        self.view.committed(claim)
+        return True
 
     async def release(self, instance_id: str, host: str) -> bool:
         claim = await self._store.release(instance_id, host)

@@ -20,11 +20,13 @@ from stratus.common.rpc import Dispatcher, Server
 from stratus.common.service import CatalogEntry, Runtime
 from stratus.compute.migrations import MIGRATIONS as COMPUTE_MIGRATIONS
 from stratus.scheduler.claims import ClaimLedger
-from stratus.scheduler.host_state import HostView
+from stratus.scheduler.host_state import Amounts, Claim, HostView
 from stratus.scheduler.rpc import (
     SCHEDULER_TOPIC,
+    ClaimAnswer,
     HostsChanged,
     ReleaseClaim,
+    ResizeClaim,
     SelectHosts,
     Selection,
 )
@@ -48,6 +50,11 @@ def build_dispatcher(selector: HostSelector) -> Dispatcher:
     async def release_claim(ctx: RequestContext, msg: ReleaseClaim) -> None:
         if not await selector.release(msg.instance_id, msg.host):
             log.debug("no claim of %s on %s to release", msg.instance_id, msg.host)
+
+    @dispatcher.handler(ResizeClaim)
+    async def resize_claim(ctx: RequestContext, msg: ResizeClaim) -> ClaimAnswer:
+        amounts = Amounts(msg.vcpus, msg.memory_mb, msg.disk_gb)
+        return ClaimAnswer(claimed=await selector.resize(Claim(msg.instance_id, msg.host, amounts)))
 
     @dispatcher.handler(HostsChanged)
     async def hosts_changed(ctx: RequestContext, msg: HostsChanged) -> None:

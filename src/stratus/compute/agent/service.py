@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from stratus.common.context import RequestContext
 from stratus.common.rpc import Bus, Dispatcher
 from stratus.compute import rpc
-from stratus.compute.agent import build, power, snapshot
+from stratus.compute.agent import build, power, resize, snapshot
 from stratus.compute.agent.host import AgentHost
 from stratus.compute.settings import ComputeSettings
 from stratus.compute.virt import registry
@@ -64,6 +64,14 @@ def build_dispatcher(agent: AgentHost) -> Dispatcher:
     @dispatcher.handler(rpc.PowerAction)
     async def power_action(ctx: RequestContext, msg: rpc.PowerAction) -> None:
         await power.power_action(agent, ctx, msg)
+
+    @dispatcher.handler(rpc.ResizeInPlace)
+    async def resize_in_place(ctx: RequestContext, msg: rpc.ResizeInPlace) -> None:
+        await resize.resize(agent, ctx, msg)
+
+    @dispatcher.handler(rpc.FinishResizeInPlace)
+    async def finish_resize(ctx: RequestContext, msg: rpc.FinishResizeInPlace) -> None:
+        await resize.finish(agent, ctx, msg)
 
     @dispatcher.handler(rpc.LiveMigrateInstance)
     async def live_migrate(ctx: RequestContext, msg: rpc.LiveMigrateInstance) -> None:

@@ -52,6 +52,8 @@ async def _route(
                 await plugging.check(c, ev.instance_id)
         case E.BUILD_FAILED, _:
             await build.on_failed(c, ctx, ev)
+        case ((E.ACTION_DONE | E.ACTION_FAILED), (T.RESIZE_CONFIRMING | T.RESIZE_REVERTING)):
+            await resize.on_finished_in_place(c, ctx, ev)
         case E.DESTROYED, T.RESIZE_CONFIRMING | T.RESIZE_REVERTING:
             await resize.on_destroyed(c, ctx, ev)
         case E.DESTROYED, T.REBUILDING:

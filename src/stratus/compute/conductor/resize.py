@@ -4,10 +4,17 @@ The instance is stopped on its source, built on the destination with the new fla
 (a migrate keeps its flavor) and waits in ``resized`` (VERIFY_RESIZE). Confirm destroys
 the source copy; revert destroys the destination copy and starts the source again.
 While it waits, ``source_host`` names the source, so host reports keep both copies.
+
+When no other host has room and ``allow_resize_to_same_host`` is on, a resize stays on
+its own host (``source_host == host``): the scheduler grows the instance's claim there
+to the larger of both flavors, the agent resizes the disks in place and keeps the old
+ones, and confirm or revert ask that agent to drop or restore them, then shrink the
+claim to the flavor that stays.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from stratus.common.context import RequestContext
@@ -18,6 +25,9 @@ from stratus.compute.conductor.state import Conductor, locked_instance
 from stratus.compute.conductor_rpc import ServerAction
 from stratus.compute.models import Flavor, Instance
 from stratus.compute.states import Action, PowerState, TaskState, VmState
+from stratus.scheduler.rpc import SCHEDULER_TOPIC, ResizeClaim
+
+log = logging.getLogger(__name__)
 
 T = TaskState
 PREP = "compute_prep_resize"
@@ -55,8 +65,13 @@ async def start(c: Conductor, msg: ServerAction) -> None:
         await actions.start(s, inst, msg.request_id, msg.action, PREP, host=inst.host)
         spec = await specs.request_spec(s, inst, ignore_hosts=[inst.host], flavor=new,
                                         force_host=msg.params.get("host"))  # fmt: skip
+        source, old = inst.host, inst.flavor
     selection = await specs.select_hosts(c, spec)
     dest = selection.hosts.get(msg.instance_id)
+    in_place = False
+    if dest is None and msg.action == Action.RESIZE and c.settings.allow_resize_to_same_host:
+        in_place = await claim_in_place(c, msg.instance_id, source, old, new)
+        dest = source if in_place else None
     async with c.db.session() as s:
         inst = await locked_instance(s, msg.instance_id)
         await actions.finish(s, inst, msg.request_id, PREP, ok=dest is not None,
@@ -64,16 +79,37 @@ async def start(c: Conductor, msg: ServerAction) -> None:
         if dest is None:
             inst.task_state = None
             return
-        source = inst.host
+        power_on = inst.vm_state == VmState.ACTIVE
         inst.source_host, inst.host, inst.node = source, dest, dest
         inst.old_flavor, inst.new_flavor = inst.flavor, new
         inst.task_state = T.RESIZE_MIGRATING
         await actions.start(s, inst, msg.request_id, msg.action, FINISH, host=dest)
-        build = rpc.BuildInstance(instance=specs.wire_instance(inst, new))
-    assert source is not None
+        wired = specs.wire_instance(inst, new)
+    if in_place:
+        await c.to_agent(source, rpc.ResizeInPlace(instance=wired, power_on=power_on))
+        return
     await c.to_agent(source, rpc.PowerAction(instance_id=msg.instance_id, action=rpc.Power.STOP))
-    await ports.follow(c, build.instance, dest)
-    await c.to_agent(dest, build)
+    await ports.follow(c, wired, dest)
+    await c.to_agent(dest, rpc.BuildInstance(instance=wired))
+
+
+async def claim_in_place(
+    c: Conductor, instance_id: str, host: str, *flavors: dict[str, Any]
+) -> bool:
+    """Make the instance's claim on its own host the larger of ``flavors`` (all of them
+    while a resize in place waits for confirm or revert, the one that stays after)."""
+    msg = ResizeClaim(
+        instance_id=instance_id, host=host,
+        vcpus=max(int(f.get("vcpus", 1)) for f in flavors),
+        memory_mb=max(int(f.get("memory_mb", 0)) for f in flavors),
+        disk_gb=max(specs.disk_gb(f) for f in flavors),
+    )  # fmt: skip
+    try:
+        answer = await c.bus.call(SCHEDULER_TOPIC, msg)
+    except Exception as exc:
+        log.warning("cannot resize the claim of %s on %s: %s", instance_id, host, exc)
+        return False
+    return answer.claimed
 
 
 def _back_to_source(inst: Instance) -> str | None:
@@ -104,7 +140,14 @@ async def on_spawned(c: Conductor, ctx: RequestContext, ev: rpc.InstanceEvent) -
             inst.flavor = inst.new_flavor
             return
         source, restart = inst.source_host, inst.vm_state == VmState.ACTIVE
+        in_place = source == ev.host
         _back_to_source(inst)
+        if in_place:  # the agent put the old disks back and restarted it
+            inst.power_state = ev.power_state
+        old = inst.flavor
+    if in_place:
+        await claim_in_place(c, ev.instance_id, ev.host, old)
+        return
     await c.release_claim(ev.instance_id, ev.host)
     if source is not None:
         await ports.follow(c, inst, source)
@@ -130,6 +173,18 @@ async def _finish_move(c: Conductor, msg: ServerAction, task: TaskState, event: 
         target = inst.source_host if task == T.RESIZE_CONFIRMING else inst.host
         await actions.start(s, inst, msg.request_id, msg.action, event, host=target)
         up = await c.host_is_up(s, target)
+        in_place = target is not None and inst.source_host == inst.host
+        power_on = inst.power_state == PowerState.RUNNING
+    if in_place and target is not None:
+        revert = task == T.RESIZE_REVERTING
+        finish = rpc.FinishResizeInPlace(instance_id=msg.instance_id, revert=revert,
+                                         power_on=power_on)  # fmt: skip
+        await c.to_agent(target, finish)
+        if not up:  # the agent does it when it is back; the row does not wait for it
+            done = rpc.InstanceEvent(instance_id=msg.instance_id, host=target,
+                                     event=rpc.Event.ACTION_DONE, power_state=0)  # fmt: skip
+            await on_finished_in_place(c, RequestContext(request_id=msg.request_id), done)
+        return
     if target is not None:
         await c.to_agent(target, rpc.DestroyInstance(instance_id=msg.instance_id))
     # no copy to destroy, or a down host (cleaned by its next report): do not wait
@@ -161,3 +216,34 @@ async def on_destroyed(c: Conductor, ctx: RequestContext, ev: rpc.InstanceEvent)
         await ports.follow(c, inst, source)
         await c.to_agent(source, rpc.PowerAction(instance_id=ev.instance_id,
                                                  action=rpc.Power.START))  # fmt: skip
+
+
+async def on_finished_in_place(c: Conductor, ctx: RequestContext, ev: rpc.InstanceEvent) -> None:
+    """The agent confirmed (dropped the old disks) or reverted (restored them) a resize
+    on the instance's own host; the claim shrinks to the flavor that stays."""
+    async with c.db.session() as s:
+        inst = await locked_instance(s, ev.instance_id)
+        if inst.source_host != inst.host or ev.host != inst.host:
+            return
+        confirming = inst.task_state == T.RESIZE_CONFIRMING
+        ok = ev.event == rpc.Event.ACTION_DONE
+        await actions.finish(s, inst, ctx.request_id, CONFIRM if confirming else REVERT,
+                             ok=ok, host=ev.host, detail=ev.fault)  # fmt: skip
+        inst.task_state = None
+        if ev.power_state:
+            inst.power_state = ev.power_state
+        if not ok and not confirming:  # the disks are neither the old nor the new ones
+            inst.vm_state = VmState.ERROR
+            return
+        if not ok:
+            log.warning("the old disks of %s stay on %s: %s", inst.id, ev.host, ev.fault)
+        if confirming:
+            inst.source_host = None
+            inst.old_flavor = inst.new_flavor = None
+        else:
+            _back_to_source(inst)
+        running = inst.power_state == PowerState.RUNNING
+        inst.vm_state = VmState.ACTIVE if running else VmState.STOPPED
+        host, stays = inst.host, inst.flavor
+    if host is not None:
+        await claim_in_place(c, ev.instance_id, host, stays)

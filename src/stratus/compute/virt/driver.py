@@ -158,8 +158,19 @@ class Snapshotting(Protocol):
 
 @runtime_checkable
 class Resizing(Protocol):
+    """Cold resize on the instance's own host (a move to another host is a new build)."""
+
     async def resize(self, spec: InstanceSpec) -> None:
-        """Apply ``spec.flavor`` to a stopped instance (cold resize on this host)."""
+        """Apply ``spec.flavor`` to a stopped instance, keeping what ``revert_resize``
+        needs until ``confirm_resize``; a second call before either changes nothing more."""
+        ...
+
+    async def confirm_resize(self, instance_id: str) -> None:
+        """Drop what ``resize`` kept (idempotent)."""
+        ...
+
+    async def revert_resize(self, instance_id: str) -> None:
+        """Back to the disks and flavor from before ``resize``; the instance is stopped."""
         ...
 
 

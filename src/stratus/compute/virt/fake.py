@@ -32,6 +32,7 @@ class FakeInstance:
     spec: InstanceSpec
     power: PowerState = P.RUNNING
     console: list[str] = field(default_factory=list)
+    pre_resize: InstanceSpec | None = None  # kept by a resize until confirm or revert
 
     def log(self, line: str) -> None:
         self.console.append(line)
@@ -158,8 +159,24 @@ class FakeDriver:
 
     async def resize(self, spec: InstanceSpec) -> None:
         inst = self._get(spec.id)
-        inst.spec = spec
+        if inst.power == P.RUNNING:
+            raise DriverError(f"instance {spec.id} must be stopped to be resized")
+        if inst.pre_resize is None:
+            inst.pre_resize = inst.spec
+        inst.spec = replace(inst.spec, flavor=spec.flavor)
         inst.log(f"fake: resized to {spec.flavor.name}")
+
+    async def confirm_resize(self, instance_id: str) -> None:
+        self._get(instance_id).pre_resize = None
+
+    async def revert_resize(self, instance_id: str) -> None:
+        inst = self._get(instance_id)
+        if inst.pre_resize is None:
+            raise DriverError(f"instance {instance_id} has no resize to revert")
+        if inst.power == P.RUNNING:
+            raise DriverError(f"instance {instance_id} must be stopped to revert its resize")
+        inst.spec, inst.pre_resize = inst.pre_resize, None
+        inst.log(f"fake: resize reverted to {inst.spec.flavor.name}")
 
     async def migrate_out(self, instance_id: str, destination: str) -> None:
         target = self._fabric.hosts.get(destination)

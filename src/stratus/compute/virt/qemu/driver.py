@@ -14,7 +14,7 @@ import logging
 import shutil
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stratus.common.errors import StratusError
@@ -26,7 +26,17 @@ from stratus.compute.virt.driver import (
     HostResources,
     InstanceSpec,
 )
-from stratus.compute.virt.qemu import adopt, console, disks, netns, process, qmp, specfile, taps
+from stratus.compute.virt.qemu import (
+    adopt,
+    console,
+    disks,
+    netns,
+    pre_resize,
+    process,
+    qmp,
+    specfile,
+    taps,
+)
 from stratus.compute.virt.qemu.command import Accelerator, qemu_argv
 from stratus.compute.virt.qemu.host import host_resources
 from stratus.compute.virt.qemu.paths import SOCKET_PATH_MAX, InstancePaths
@@ -292,17 +302,33 @@ class QemuDriver:
                 await self._qmp(instance_id, "cont")
 
     async def resize(self, spec: InstanceSpec) -> None:
-        """Cold: the instance is stopped; its disks grow to the new flavor, and its next
-        start uses the new vCPUs and memory."""
-        self._spec(spec.id)
+        """Cold: the instance is stopped; its disks grow to ``spec.flavor`` (the old ones
+        are kept until ``confirm_resize`` or ``revert_resize``), and its next start uses
+        the new vCPUs and memory."""
+        resized = replace(self._spec(spec.id), flavor=spec.flavor)
         if self._pid(spec.id) is not None:
             raise DriverError(f"instance {spec.id} must be stopped to be resized")
         paths = self._paths(spec.id)
-        await disks.grow_root(paths, spec.flavor.root_gb)
-        await disks.create_extra(paths, spec.flavor)
-        await asyncio.to_thread(specfile.save, spec, paths.spec)
+        await pre_resize.keep(paths)
+        await disks.grow_root(paths, resized.flavor.root_gb)
+        await disks.create_extra(paths, resized.flavor)
+        await asyncio.to_thread(specfile.save, resized, paths.spec)
         await self._give_to_qemu_user(paths)
-        self._specs[spec.id] = spec
+        self._specs[spec.id] = resized
+
+    async def confirm_resize(self, instance_id: str) -> None:
+        self._spec(instance_id)
+        await pre_resize.drop(self._paths(instance_id))
+
+    async def revert_resize(self, instance_id: str) -> None:
+        """The disks and flavor from before the resize; the instance stays stopped."""
+        self._spec(instance_id)
+        if self._pid(instance_id) is not None:
+            raise DriverError(f"instance {instance_id} must be stopped to revert its resize")
+        paths = self._paths(instance_id)
+        await pre_resize.restore(paths)
+        self._specs[instance_id] = await asyncio.to_thread(specfile.load, paths.spec)
+        await self._give_to_qemu_user(paths)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

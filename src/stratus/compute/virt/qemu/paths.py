@@ -59,6 +59,11 @@ class InstancePaths:
         return self.root / "console.log"
 
     @property
+    def pre_resize(self) -> Path:
+        """What a cold resize changed (disks, spec), kept until it is confirmed or reverted."""
+        return self.root / "pre-resize"
+
+    @property
     def saved_state(self) -> Path:
         """The RAM and device state of a suspended instance (``migrate`` to a file)."""
         return self.root / "suspended.state"
