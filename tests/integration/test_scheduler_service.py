@@ -29,6 +29,7 @@ from stratus.scheduler.rpc import (
     HostsChanged,
     ReleaseClaim,
     RequestSpec,
+    ResizeClaim,
     SelectHosts,
     Selection,
 )
@@ -196,6 +197,34 @@ async def test_claims_are_released_once(cloud: Cloud) -> None:
     assert await cloud.used() == {"c1": (2, 2048, 20)}
     assert (await cloud.select(["i-4"])).hosts == {"i-4": "c1"}
     assert await cloud.used() == {"c1": (3, 3072, 30)}
+
+
+async def test_a_resize_claim_grows_only_into_room_and_always_shrinks(cloud: Cloud) -> None:
+    await cloud.add_host("c1")  # 4 vCPUs, 2048 MiB * 1.5, 40 GiB
+    await cloud.start_scheduler()
+    assert cloud.bus is not None
+    assert (await cloud.select(["i-1", "i-2"])).hosts == {"i-1": "c1", "i-2": "c1"}
+
+    async def resize(vcpus: int, memory_mb: int, disk_gb: int) -> bool:
+        assert cloud.bus is not None
+        ask = ResizeClaim(instance_id="i-1", host="c1", vcpus=vcpus, memory_mb=memory_mb,
+                          disk_gb=disk_gb)  # fmt: skip
+        return (await cloud.bus.call(SCHEDULER_TOPIC, ask)).claimed
+
+    assert await resize(2, 2048, 10)  # 1024 + 2048 of 3072 MiB
+    assert await cloud.used() == {"c1": (3, 3072, 20)}
+    assert not await resize(2, 2049, 10)  # one MiB past the ratio: nothing changes
+    assert await cloud.used() == {"c1": (3, 3072, 20)}
+    assert await resize(1, 512, 5)  # shrinking always fits
+    assert await cloud.used() == {"c1": (2, 1536, 15)}
+    assert (await cloud.select(["i-3"])).hosts == {"i-3": "c1"}  # the scheduler sees the room
+    assert await cloud.used() == {"c1": (3, 2560, 25)}
+    await cloud.bus.cast(SCHEDULER_TOPIC, ReleaseClaim(instance_id="i-1", host="c1"))
+
+    async def released() -> bool:
+        return await cloud.used() == {"c1": (2, 2048, 20)}  # what the resized claim held
+
+    await eventually(released)
 
 
 async def _group(cloud: Cloud, policy: str) -> str:
