@@ -12,6 +12,10 @@ dnsmasq and its metadata (hostname, SSH key) through the proxy at 169.254.169.25
 no config drive; a namespace plugged into the network as a port (``netguests.Lab``)
 logs in to guest one with the injected key, and guest two pings guest one through a
 security group that lets SSH and ICMP in.
+
+Then one guest through every lifecycle action (reboot soft and hard, pause, suspend,
+snapshot, rebuild from that snapshot, delete): the states ``server show`` gives, and
+inside the guest over SSH its boot id, a file on its root disk and one in its tmpfs.
 """
 
 from __future__ import annotations
@@ -461,8 +465,9 @@ def _lifecycle(
     assert rebuilt != boot
     assert "a" in root and "b" not in root
 
-    # 8. RESIZE: a step for resize on a single host goes here (being implemented
-    # separately): resize, confirm, and the guest sees the new flavor.
+    # 8. TODO(resize): PLACEHOLDER for the resize step, to be added with resize on a
+    # single host (implemented separately): resize to a bigger flavor, VERIFY_RESIZE,
+    # confirm, ACTIVE, and the guest sees the new flavor (memory, root disk size).
 
     # 9. delete: gone from the API, and its QEMU with it
     c.openstack("server", "delete", sid, cloud=DEMO)
