@@ -25,7 +25,7 @@ from stratus.compute.virt.driver import (
     Resizing,
     Snapshotting,
 )
-from stratus.compute.virt.qemu import console, netns, specfile, taps
+from stratus.compute.virt.qemu import console, netns, probe, specfile, taps
 from stratus.compute.virt.qemu.command import Accelerator, qemu_argv
 from stratus.compute.virt.qemu.disks import related_url
 from stratus.compute.virt.qemu.driver import QemuDriver
@@ -139,3 +139,12 @@ def test_cpio_archive_is_readable(tmp_path: Path) -> None:
     assert "bin/tool" in listing and "bin/alias -> tool" in listing
     assert "crw-------" in listing and "dev/console" in listing
     assert gzip.decompress(gzip.compress(raw.getvalue())) == raw.getvalue()
+
+
+def test_a_pvm_kvm_is_recognised_by_its_module(tmp_path: Path) -> None:
+    """PVM's /dev/kvm runs the probe's boot sector but not our guest kernel."""
+    assert not probe.kvm_is_pvm(tmp_path)
+    (tmp_path / "kvm").mkdir()
+    assert not probe.kvm_is_pvm(tmp_path)
+    (tmp_path / "kvm_pvm").mkdir()
+    assert probe.kvm_is_pvm(tmp_path)

@@ -199,9 +199,11 @@ class Firewall:
             script += [f"add element {e}" for e in elements(pid, index[pid])]
         for pid in self.index.keys() - index.keys():
             script += [f"delete element {_element_keys(e)}" for e in elements(pid, self.index[pid])]
-        script += [
-            f"delete chain {fam} {TABLE} {name}" for fam, name in self.chains.keys() - chains.keys()
-        ]
+        # a chain going may still be jumped to from another going one (a port's chain to
+        # its group's): nft refuses to delete a chain in use, so all are emptied first
+        gone = self.chains.keys() - chains.keys()
+        script += [f"flush chain {fam} {TABLE} {name}" for fam, name in gone]
+        script += [f"delete chain {fam} {TABLE} {name}" for fam, name in gone]
         script += [f"delete set inet {TABLE} {s}" for s in self.sets if s not in members]
         if script:
             await self.sh.run("nft", "-f", "-", stdin="\n".join(script) + "\n")

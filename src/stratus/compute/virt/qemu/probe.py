@@ -4,6 +4,10 @@
 the probe boots a one-sector "operating system" that writes ``OK`` to the serial port
 and halts. Only if that line appears within the timeout is KVM used; anything else
 (no device node, QEMU refusing ``accel=kvm``, a hang) falls back to TCG.
+
+A ``/dev/kvm`` served by PVM (the ``kvm_pvm`` module, nested virtualization without
+hardware support) runs that sector but hangs an ordinary Linux guest, whose kernel must
+be built for PVM: such a host uses TCG without probing.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ async def _probe(binary: str, probe_seconds: float) -> Accelerator:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         log.info("qemu: /dev/kvm not usable, guests run under TCG")
         return Accelerator("tcg")
+    if kvm_is_pvm():
+        log.info("qemu: /dev/kvm is PVM's (it runs only PVM guest kernels), guests run under TCG")
+        return Accelerator("tcg")
     if await _kvm_boots(binary, probe_seconds):
         log.info("qemu: a KVM probe guest booted, guests run under KVM")
         return Accelerator("kvm")
@@ -72,6 +79,11 @@ async def _probe(binary: str, probe_seconds: float) -> Accelerator:
         "qemu: /dev/kvm exists but a probe guest did not run in %.0fs; using TCG", probe_seconds
     )
     return Accelerator("tcg")
+
+
+def kvm_is_pvm(modules: Path = Path("/sys/module")) -> bool:
+    """Whether the loaded KVM is PVM's (``/sys/module`` lists the loaded modules)."""
+    return (modules / "kvm_pvm").is_dir()
 
 
 async def _kvm_boots(binary: str, probe_seconds: float) -> bool:
