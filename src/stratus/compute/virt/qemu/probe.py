@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 _BOOT_CODE = bytes.fromhex("baf803b04feeb04beeb00aeefaf4ebfd")
 PROBE_SECTOR = _BOOT_CODE.ljust(510, b"\0") + b"\x55\xaa"
 MARKER = b"OK\n"
+PROBE_VERSION = 2  # part of the cache key: a result of an older probe is not reused
 
 
 async def detect(
@@ -38,7 +39,7 @@ async def detect(
     when ``cache`` is given (an agent restart then starts at once)."""
     if mode in ("kvm", "tcg"):
         return Accelerator(mode)
-    key = f"{_boot_id()} {binary}"
+    key = f"{_boot_id()} {binary} v{PROBE_VERSION}"
     if cache is not None:
         found = await asyncio.to_thread(_read_cache, cache, key)
         if found:
