@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -70,6 +72,24 @@ def test_unauthenticated_request_says_where_to_authenticate(cloud: Cloud) -> Non
     assert r.headers["www-authenticate"] == f'Keystone uri="{cloud.identity_url}"'
     assert r.headers["x-openstack-request-id"].startswith("req-")
     assert r.json()["error"]["code"] == 401
+
+
+def test_an_idle_keep_alive_connection_is_still_served_after_a_pollers_interval(
+    cloud: Cloud,
+) -> None:
+    """The openstack CLI's ``--wait`` reuses its connection every 5 s; a server that
+    closed idle connections after 5 s failed it now and then ("Remote end closed
+    connection without response"). One connection, two requests 6 s apart."""
+    conn = http.client.HTTPConnection("127.0.0.1", cloud.identity_port, timeout=30)
+    try:
+        for pause in (0, 6):
+            time.sleep(pause)
+            conn.request("GET", "/v3")
+            answer = conn.getresponse()
+            assert answer.status == 200 and answer.read()
+            assert conn.sock is not None  # kept open: the next request reuses it
+    finally:
+        conn.close()
 
 
 def test_second_run_keeps_records_and_passwords(tmp_path: Path) -> None:

@@ -132,6 +132,7 @@ async def serve_http(proc: Process, name: str, api: HttpApi) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        timeout_keep_alive=proc.settings.http.keep_alive_timeout,
         timeout_graceful_shutdown=2,
         backlog=2048,
     )

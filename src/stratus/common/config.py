@@ -59,6 +59,13 @@ class HttpSettings(Section):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest JSON request body accepted."
     )
+    keep_alive_timeout: float = Field(
+        default=75.0,
+        gt=0,
+        description="Seconds an idle keep-alive connection stays open. Keep it longer "
+        "than clients' polling intervals (the openstack CLI's --wait polls every 5 s): a "
+        "server closing just as a client reuses the connection fails that request.",
+    )
 
 
 S = TypeVar("S", bound=BaseSettings)
