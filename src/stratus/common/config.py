@@ -59,8 +59,8 @@ class HttpSettings(Section):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest JSON request body accepted."
     )
-    keep_alive_timeout: float = Field(
-        default=75.0,
+    keep_alive_timeout: int = Field(
+        default=75,
         gt=0,
         description="Seconds an idle keep-alive connection stays open. Keep it longer "
         "than clients' polling intervals (the openstack CLI's --wait polls every 5 s): a "

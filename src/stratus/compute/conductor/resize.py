@@ -223,8 +223,9 @@ async def on_finished_in_place(c: Conductor, ctx: RequestContext, ev: rpc.Instan
     on the instance's own host; the claim shrinks to the flavor that stays."""
     async with c.db.session() as s:
         inst = await locked_instance(s, ev.instance_id)
-        if inst.source_host != inst.host or ev.host != inst.host:
-            return
+        finishing = inst.task_state in (T.RESIZE_CONFIRMING, T.RESIZE_REVERTING)
+        if not finishing or inst.source_host != inst.host or ev.host != inst.host:
+            return  # a repeated event, or one from another host
         confirming = inst.task_state == T.RESIZE_CONFIRMING
         ok = ev.event == rpc.Event.ACTION_DONE
         await actions.finish(s, inst, ctx.request_id, CONFIRM if confirming else REVERT,
