@@ -170,15 +170,7 @@ class Cloud:
 
     def _remove_data_plane(self) -> None:
         """What a killed agent may have left: its dnsmasq processes and namespaces."""
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit():
-                try:
-                    cmd = (proc / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if b"dnsmasq" in cmd and str(self.state_dir).encode() in cmd:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(int(proc.name), signal.SIGKILL)
+        kill_dnsmasq_of(self.state_dir)
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                                 check=False).stdout  # fmt: skip
         for line in listed.splitlines():
@@ -271,3 +263,17 @@ def running_cloud(state_dir: Path) -> Iterator[Cloud]:
         yield cloud
     finally:
         cloud.stop()
+
+
+def kill_dnsmasq_of(state_dir: Path) -> None:
+    """Kill the dnsmasq processes whose files are under ``state_dir`` (a crashed or
+    killed agent's: they outlive it by design)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"dnsmasq" in cmd and str(state_dir).encode() in cmd:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(proc.name), signal.SIGKILL)

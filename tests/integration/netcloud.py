@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from typing import Any
 
 from netguests import Lab, in_ns, sh
 
-from cloudproc import Cloud, free_port
+from cloudproc import Cloud, free_port, kill_dnsmasq_of
 
 SECRET = "dataplane-test-secret"
 HOST_A, HOST_B = "dp-host-a", "dp-host-b"
@@ -35,18 +33,6 @@ class Env:
     md_requests: Path
     admin: Any
     demo: Any
-
-
-def _kill_strays(state_dir: Path) -> None:
-    """dnsmasq processes a crashed agent may have left."""
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmd = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"dnsmasq" in cmd and str(state_dir).encode() in cmd:
-                os.kill(int(proc.name), signal.SIGKILL)
 
 
 def _cloud_env(ns_a: str, ns_b: str, md_port: int) -> dict[str, str]:
@@ -89,7 +75,7 @@ def dataplane_cloud(root: Path, extra_env: dict[str, str] | None = None) -> Iter
         if cloud is not None:
             cloud.stop()
             print(cloud.output()[-3000:], file=sys.stderr)
-        _kill_strays(state_dir)
+        kill_dnsmasq_of(state_dir)
         # DHCP and router namespaces the agents (scoped by their namespaces) left
         suffixes = tuple(f"-{ns}" for ns in (ns_a, ns_b) if ns)
         for line in sh("ip", "netns", "list").stdout.splitlines():

@@ -19,11 +19,14 @@ import enum
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.db import Database
 from stratus.compute.models import ComputeNode, ResourceClaim
 from stratus.scheduler.host_state import Amounts, Claim
 from stratus.scheduler.settings import SchedulerSettings
+
+NOTHING = Amounts(0, 0, 0)
 
 
 class ClaimOutcome(enum.Enum):
@@ -51,7 +54,7 @@ class ClaimLedger:
                     )
                 )
                 await session.flush()
-                result = await session.execute(self._take(claim.host, claim.amounts))
+                result = await session.execute(self._grow(claim.host, claim.amounts))
                 if _rowcount(result) != 1:
                     raise _NoRoom
         except _NoRoom:
@@ -60,47 +63,18 @@ class ClaimLedger:
             return ClaimOutcome.ALREADY_HELD
         return ClaimOutcome.CLAIMED
 
-    def _take(self, host: str, need: Amounts) -> sa.Update:
-        s, node = self._settings, ComputeNode
-        return (
-            sa.update(node)
-            .where(
-                node.host == host,
-                node.vcpus_used + need.vcpus <= node.vcpus * _ratio(s.cpu_allocation_ratio),
-                node.memory_mb_used + need.memory_mb
-                <= node.memory_mb * _ratio(s.ram_allocation_ratio),
-                node.local_gb_used + need.disk_gb
-                <= node.local_gb * _ratio(s.disk_allocation_ratio),
-            )
-            .values(
-                vcpus_used=node.vcpus_used + need.vcpus,
-                memory_mb_used=node.memory_mb_used + need.memory_mb,
-                local_gb_used=node.local_gb_used + need.disk_gb,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
     async def release(self, instance_id: str, host: str) -> Claim | None:
         """Delete the claim and give its room back; ``None`` if there was none (any more)."""
-        held = (ResourceClaim.instance_id == instance_id) & (ResourceClaim.host == host)
+        held = _held(instance_id, host)
         async with self._db.session() as session:
-            row = (
-                await session.execute(
-                    sa.select(
-                        ResourceClaim.vcpus,
-                        ResourceClaim.memory_mb,
-                        ResourceClaim.disk_gb,
-                        ResourceClaim.server_group_id,
-                    ).where(held)
-                )
-            ).first()
+            row = await _held_row(session, held)
             if row is None:
                 return None
             deleted = await session.execute(sa.delete(ResourceClaim).where(held))
             if _rowcount(deleted) != 1:
                 return None  # a concurrent release won
             amounts = Amounts(row.vcpus, row.memory_mb, row.disk_gb)
-            await session.execute(_give_back(host, amounts))
+            await session.execute(self._grow(host, _minus(NOTHING, amounts)))
         return Claim(instance_id, host, amounts, row.server_group_id)
 
     async def resize(self, claim: Claim) -> Claim | None:
@@ -108,27 +82,15 @@ class ClaimLedger:
         (a resize on the instance's own host); the claim as it was, or ``None`` if the
         host has no room for the growth. Shrinking always fits; an instance that holds
         nothing there claims afresh."""
-        held = (ResourceClaim.instance_id == claim.instance_id) & (ResourceClaim.host == claim.host)
+        held = _held(claim.instance_id, claim.host)
         try:
             async with self._db.session() as session:
-                row = (
-                    await session.execute(
-                        sa.select(
-                            ResourceClaim.vcpus,
-                            ResourceClaim.memory_mb,
-                            ResourceClaim.disk_gb,
-                            ResourceClaim.server_group_id,
-                        )
-                        .where(held)
-                        .with_for_update()
-                    )
-                ).first()
+                row = await _held_row(session, held, lock=True)
                 if row is None:
                     raise _NotHeld
                 old = Amounts(row.vcpus, row.memory_mb, row.disk_gb)
                 new = claim.amounts
-                growth = Amounts(new.vcpus - old.vcpus, new.memory_mb - old.memory_mb,
-                                 new.disk_gb - old.disk_gb)  # fmt: skip
+                growth = _minus(new, old)
                 if _rowcount(await session.execute(self._grow(claim.host, growth))) != 1:
                     raise _NoRoom
                 await session.execute(
@@ -141,7 +103,7 @@ class ClaimLedger:
         except _NotHeld:
             if await self.claim(claim) is not ClaimOutcome.CLAIMED:
                 return None
-            return Claim(claim.instance_id, claim.host, Amounts(0, 0, 0), claim.server_group_id)
+            return Claim(claim.instance_id, claim.host, NOTHING, claim.server_group_id)
         return Claim(claim.instance_id, claim.host, old, row.server_group_id)
 
     def _grow(self, host: str, by: Amounts) -> sa.Update:
@@ -169,18 +131,23 @@ class ClaimLedger:
         )
 
 
-def _give_back(host: str, amounts: Amounts) -> sa.Update:
-    node = ComputeNode
-    return (
-        sa.update(node)
-        .where(node.host == host)
-        .values(
-            vcpus_used=node.vcpus_used - amounts.vcpus,
-            memory_mb_used=node.memory_mb_used - amounts.memory_mb,
-            local_gb_used=node.local_gb_used - amounts.disk_gb,
-        )
-        .execution_options(synchronize_session=False)
-    )
+def _held(instance_id: str, host: str) -> sa.ColumnElement[bool]:
+    return (ResourceClaim.instance_id == instance_id) & (ResourceClaim.host == host)
+
+
+async def _held_row(
+    session: AsyncSession, held: sa.ColumnElement[bool], *, lock: bool = False
+) -> sa.Row[int, int, int, str | None] | None:
+    """The claim's amounts and group, locked for this transaction when ``lock``."""
+    query = sa.select(
+        ResourceClaim.vcpus, ResourceClaim.memory_mb, ResourceClaim.disk_gb,
+        ResourceClaim.server_group_id,
+    ).where(held)  # fmt: skip
+    return (await session.execute(query.with_for_update() if lock else query)).first()
+
+
+def _minus(a: Amounts, b: Amounts) -> Amounts:
+    return Amounts(a.vcpus - b.vcpus, a.memory_mb - b.memory_mb, a.disk_gb - b.disk_gb)
 
 
 def _ratio(value: float) -> sa.ColumnElement[float]:

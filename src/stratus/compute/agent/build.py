@@ -59,9 +59,10 @@ def _user_data(encoded: str | None) -> bytes | None:
         raise DriverError("user data is not valid base64") from None
 
 
-def _event(
+def instance_event(
     agent: AgentHost, instance_id: str, event: rpc.Event, power: PowerState, **extra: object
 ) -> rpc.InstanceEvent:
+    """What this host tells the conductor about an instance."""
     return rpc.InstanceEvent(
         instance_id=instance_id, host=agent.host, event=event, power_state=int(power),
         **extra,
@@ -83,13 +84,13 @@ async def build(agent: AgentHost, ctx: RequestContext, msg: rpc.BuildInstance) -
                 log.exception("%s: build of %s failed unexpectedly", agent.host, iid)
                 fault = f"Unexpected error while building the instance: {exc!r}"
             await agent.driver.destroy(iid)  # leave nothing half-built behind
-            failed = _event(agent, iid, rpc.Event.BUILD_FAILED, PowerState.NOSTATE,
+            failed = instance_event(agent, iid, rpc.Event.BUILD_FAILED, PowerState.NOSTATE,
                             fault=fault)  # fmt: skip
             await agent.emit(failed, ctx)
             agent.forget(iid)
             return
         waits = agent.driver.capabilities.wait_for_ports and bool(spec.ports)
-        built = _event(agent, iid, rpc.Event.BUILT, await agent.power_of(iid),
+        built = instance_event(agent, iid, rpc.Event.BUILT, await agent.power_of(iid),
                        wait_for_ports=waits)  # fmt: skip
         await agent.emit(built, ctx)
 
@@ -98,5 +99,5 @@ async def destroy(agent: AgentHost, ctx: RequestContext, msg: rpc.DestroyInstanc
     iid = msg.instance_id
     async with agent.lock(iid):
         await agent.driver.destroy(iid)
-        await agent.emit(_event(agent, iid, rpc.Event.DESTROYED, PowerState.NOSTATE), ctx)
+        await agent.emit(instance_event(agent, iid, rpc.Event.DESTROYED, PowerState.NOSTATE), ctx)
     agent.forget(iid)

@@ -12,7 +12,7 @@ import logging
 
 from stratus.common.context import RequestContext
 from stratus.compute import rpc
-from stratus.compute.agent.build import instance_spec
+from stratus.compute.agent.build import instance_event, instance_spec
 from stratus.compute.agent.host import AgentHost
 from stratus.compute.states import PowerState
 from stratus.compute.virt.driver import DriverError, Resizing
@@ -47,10 +47,8 @@ async def resize(agent: AgentHost, ctx: RequestContext, msg: rpc.ResizeInPlace) 
         if msg.power_on:
             await _power_on(agent, iid)
         event = rpc.Event.BUILD_FAILED if fault else rpc.Event.BUILT
-        power = int(await agent.power_of(iid))
-        done = rpc.InstanceEvent(instance_id=iid, host=agent.host, event=event,
-                                 power_state=power, fault=fault)  # fmt: skip
-        await agent.emit(done, ctx)
+        await agent.emit(instance_event(agent, iid, event, await agent.power_of(iid),
+                                        fault=fault), ctx)  # fmt: skip
 
 
 async def _undo(agent: AgentHost, instance_id: str) -> None:
@@ -87,7 +85,5 @@ async def finish(agent: AgentHost, ctx: RequestContext, msg: rpc.FinishResizeInP
             log.warning("%s: finishing the resize of %s failed: %s", agent.host, iid, exc)
             fault = str(exc)
         event = rpc.Event.ACTION_FAILED if fault else rpc.Event.ACTION_DONE
-        power = int(await agent.power_of(iid))
-        done = rpc.InstanceEvent(instance_id=iid, host=agent.host, event=event,
-                                 power_state=power, fault=fault)  # fmt: skip
-        await agent.emit(done, ctx)
+        await agent.emit(instance_event(agent, iid, event, await agent.power_of(iid),
+                                        fault=fault), ctx)  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stratus.network import rpc
-from stratus.network.agent import linux, names
+from stratus.network.agent import dnsmasq_process, linux, names
 from stratus.network.agent.linux import Shell
 
 LEASE_SECONDS = 86400
@@ -134,12 +134,8 @@ def command(net: rpc.Network, files: DhcpFiles) -> list[str]:
 
 def running_pid(files: DhcpFiles) -> int | None:
     """The pid of this network's dnsmasq if it is alive (it outlives an agent restart)."""
-    try:
-        pid = int(files.pid.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if b"dnsmasq" in cmdline and str(files.pid).encode() in cmdline else None
+    found = dnsmasq_process.running(files.pid)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -163,7 +159,7 @@ async def ensure(sh: Shell, ns: str, net: rpc.Network, *, server: rpc.Port,
         await _ensure_veth(sh, ns, net, server, links)
     pid = running_pid(files)
     if pid is not None and last is not None and dhcp_subnets(last.network) != dhcp_subnets(net):
-        await _stop(pid)  # new ranges need a new command line
+        await dnsmasq_process.stop(pid)  # new ranges need a new command line
         pid = None
     if pid is not None and wired and last is not None and last.text == text:
         return last
@@ -173,17 +169,6 @@ async def ensure(sh: Shell, ns: str, net: rpc.Network, *, server: rpc.Port,
     else:
         await sh.run(*command(net, files), namespace=ns)
     return Served(net, server, text)
-
-
-async def _stop(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        await asyncio.sleep(0.05)
 
 
 def _write(files: DhcpFiles, hosts: str, addn: str, opts: str) -> None:

@@ -17,16 +17,13 @@ when it differs; a router with nothing to advertise has no process."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import os
 import shutil
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 from stratus.network import rpc
-from stratus.network.agent import names
+from stratus.network.agent import dnsmasq_process, names
 from stratus.network.agent.linux import Shell
 
 # dnsmasq's words per Neutron mode (None: a managed range, with M set)
@@ -101,15 +98,7 @@ def command(found: list[Prefix], files: RaFiles) -> list[str]:
 
 def running(files: RaFiles) -> tuple[int, list[str]] | None:
     """(pid, command line) of this router's dnsmasq if it is alive."""
-    try:
-        pid = int(files.pid.read_text().strip())
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    argv = [a.decode() for a in raw.split(b"\0") if a]
-    if not argv or not argv[0].endswith("dnsmasq") or f"--pid-file={files.pid}" not in argv:
-        return None
-    return pid, argv
+    return dnsmasq_process.running(files.pid)
 
 
 async def ensure(ns: str, router: rpc.RouterL3, files: RaFiles) -> None:
@@ -119,7 +108,7 @@ async def ensure(ns: str, router: rpc.RouterL3, files: RaFiles) -> None:
     if now is not None and now[1] == argv:
         return
     if now is not None:
-        await _stop(now[0])
+        await dnsmasq_process.stop(now[0])
     if argv:
         await asyncio.to_thread(files.root.mkdir, parents=True, exist_ok=True)
         await Shell(ns).run(*argv)
@@ -128,18 +117,5 @@ async def ensure(ns: str, router: rpc.RouterL3, files: RaFiles) -> None:
 async def remove(files: RaFiles) -> None:
     now = running(files)
     if now is not None:
-        await _stop(now[0])
+        await dnsmasq_process.stop(now[0])
     await asyncio.to_thread(shutil.rmtree, files.root, True)
-
-
-async def _stop(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        await asyncio.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
