@@ -38,6 +38,7 @@ async def run(settings: Settings, names: tuple[str, ...]) -> None:
     proc = runner.Process(settings, names)
     try:
         await runner.start(proc)
+        runner.settle_heap()
         log.info("serving %s on %s", ", ".join(names), settings.host)
         await stopping.wait()
     finally:

@@ -159,6 +159,7 @@ async def _serve(settings: Settings, fds: dict[str, int]) -> None:
             proc.services.append(service)
             if api is not None:
                 await runner.serve_http(proc, name, api)
+        runner.settle_heap()
         os.write(sys.stdout.fileno(), READY)
         devnull = os.open(os.devnull, os.O_WRONLY)  # nobody reads the pipe any more
         os.dup2(devnull, sys.stdout.fileno())

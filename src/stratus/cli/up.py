@@ -136,6 +136,7 @@ async def run(settings: Settings, console: Console) -> None:
             await runner.report_heartbeats(proc, storage.names)
         await _publish(proc, sec)
         await _wait_for_compute_hosts(proc)
+        runner.settle_heap()
         ready.write_text(f"{os.getpid()}\n")
         _announce(console, proc, time.monotonic() - started)
         publishing = _publish_guest(proc, sec, console)

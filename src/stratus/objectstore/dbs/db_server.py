@@ -14,15 +14,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import StratusError, TooLarge
-from stratus.objectstore.asgi_io import utf8_headers
+from stratus.objectstore.asgi_io import one_handler_app, utf8_headers
 from stratus.objectstore.dbs import merge
 from stratus.objectstore.dbs.broker import Broker, DbInfo
 from stratus.objectstore.dbs.db_faults import db_fault
@@ -98,8 +96,7 @@ class DbServer(abc.ABC):
 
 def create_app(server: DbServer) -> ASGIApp:
     """The ASGI app, wrapped in the shared edge with a plain-text fault renderer."""
-    app = Starlette(routes=[Route("/{path:path}", server.dispatch, methods=METHODS)])
-    return EdgeMiddleware(app, render=plain_text_fault)
+    return EdgeMiddleware(one_handler_app(server.dispatch, METHODS), render=plain_text_fault)
 
 
 def put_db(

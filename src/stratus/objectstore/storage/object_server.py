@@ -28,14 +28,13 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import InvalidInput, StratusError
+from stratus.objectstore.asgi_io import one_handler_app
 from stratus.objectstore.storage import server_request as req
 from stratus.objectstore.storage.conditions import etag_for, precondition_status
 from stratus.objectstore.storage.diskfile import DiskFileManager
@@ -237,5 +236,4 @@ def _precondition(request: Request, view: ObjectView, headers: dict[str, str]) -
 def create_object_server(disk: DiskFileManager, *, client_timeout: float = 60.0) -> ASGIApp:
     """The ASGI app, wrapped in the shared edge with a plain-text fault renderer."""
     server = ObjectServer(disk, client_timeout=client_timeout)
-    app = Starlette(routes=[Route("/{path:path}", server.dispatch, methods=METHODS)])
-    return EdgeMiddleware(app, render=plain_text_fault)
+    return EdgeMiddleware(one_handler_app(server.dispatch, METHODS), render=plain_text_fault)
