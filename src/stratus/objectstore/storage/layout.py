@@ -76,10 +76,12 @@ class DevicePaths:
         return self.root / "quarantined" / "objects"
 
     def partition(self, partition: int) -> Path:
-        return self.objects / str(partition)
+        return Path(f"{self.root}/objects/{partition}")
 
     def hash_dir(self, partition: int, name_hash: str) -> Path:
-        return self.partition(partition) / name_hash[-3:] / name_hash
+        # one Path built from one string: joining four parts cost a tenth of a small
+        # PUT's Python time in the object server
+        return Path(f"{self.root}/objects/{partition}/{name_hash[-3:]}/{name_hash}")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -156,6 +158,10 @@ class ObjectLocation:
     partition: int
     name_hash: str
     name: str
+    hash_dir: Path = field(init=False, repr=False, compare=False)  # built once: used often
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hash_dir", self.device.hash_dir(self.partition, self.name_hash))
 
     @property
     def partition_dir(self) -> Path:
@@ -164,7 +170,3 @@ class ObjectLocation:
     @property
     def suffix(self) -> str:
         return self.name_hash[-3:]
-
-    @property
-    def hash_dir(self) -> Path:
-        return self.device.hash_dir(self.partition, self.name_hash)
