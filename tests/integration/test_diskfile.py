@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import os
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -27,7 +28,12 @@ from stratus.objectstore.storage.errors import (
     ObjectNotFound,
 )
 from stratus.objectstore.storage.layout import ObjectAddress, PathHasher
-from stratus.objectstore.storage.metadata import XATTR_KEY, ObjectMetadata
+from stratus.objectstore.storage.metadata import (
+    XATTR_KEY,
+    ObjectMetadata,
+    read_metadata,
+    sidecar_path,
+)
 from stratus.objectstore.storage.timestamp import Timestamp
 
 HASHER = PathHasher(b"prefix-secret", b"suffix-secret")
@@ -375,6 +381,51 @@ async def test_bit_rot_is_quarantined_after_a_full_read(disk: DiskFileManager) -
     with pytest.raises(ObjectNotFound):
         await disk.open(OBJ)
     assert (disk.devices_root / "sda" / "quarantined" / "objects" / loc.name_hash).is_dir()
+
+
+async def test_reads_are_checked_by_the_crc32_the_writer_recorded(tmp_path: Path) -> None:
+    disk = make_manager(tmp_path, MetadataStore.XATTR, read_chunk=1000)
+    body = os.urandom(10_000)
+    stored = await put(disk, ts(1), body)
+    assert stored.crc32 == zlib.crc32(body)
+    reader = await disk.open(OBJ)
+    reader.close()
+    assert reader.view.crc32 == zlib.crc32(body)
+    assert await read_all(disk) == body  # a good copy stays
+    path = disk.locate(OBJ).hash_dir / f"{ts(1).internal}.data"
+    rotten = bytearray(body)
+    rotten[7777] ^= 0x01
+    path.write_bytes(rotten)
+    assert await read_all(disk) == rotten  # streamed in 10 chunks, checked at the end
+    with pytest.raises(ObjectNotFound):
+        await disk.open(OBJ)
+
+
+async def test_data_stored_without_a_crc32_is_checked_by_its_md5(disk: DiskFileManager) -> None:
+    """Versions written before the CRC-32 was recorded: reads fall back to the ETag."""
+    body = b"x" * 5000
+    await put(disk, ts(1), body)
+    path = disk.locate(OBJ).hash_dir / f"{ts(1).internal}.data"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        old = read_metadata(fd, path).updated(crc32=None)
+        if disk.config.metadata_store is MetadataStore.XATTR:
+            os.setxattr(fd, XATTR_KEY, old.to_bytes())
+        else:
+            sidecar_path(path).write_bytes(old.to_bytes())
+    finally:
+        os.close(fd)
+    assert await read_all(disk) == body  # good data without a CRC-32 is not quarantined
+    path.write_bytes(b"y" + body[1:])
+    reader = await disk.open(OBJ)
+    assert reader.view.crc32 is None
+    try:
+        with pytest.raises(ObjectNotFound):
+            await reader.verified_body()  # fits one read: checked before any byte goes out
+    finally:
+        reader.close()
+    with pytest.raises(ObjectNotFound):
+        await disk.open(OBJ)
 
 
 async def test_explicit_quarantine_and_name_collisions(disk: DiskFileManager) -> None:

@@ -4,8 +4,10 @@ Opening picks the newest ``.data`` (or reports the tombstone), checks that its m
 belongs to this name and matches the file's size (else the hash dir is quarantined and the
 object reads as missing), then lays the newest ``.meta`` over it. The file stays open, so
 a concurrent overwrite or delete cannot pull it from under a reader. The bytes are checked
-against the ETag on every whole read: before answering when the object fits in one read,
-else at the end of the stream; a mismatch quarantines the hash dir (as the auditor does).
+on every whole read, before answering when the object fits in one read, else at the end
+of the stream; a mismatch quarantines the hash dir (as the auditor does). The check is the
+CRC-32 the writer stored (MD5 ran at 0.85 GB/s per core here, a third of a large GET's
+CPU; CRC-32 at 6.8 GB/s), or the ETag's MD5 for data stored without one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import hashlib
 import os
 import time
+import zlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,35 @@ class ObjectView:
     delete_at: int | None
     headers: Mapping[str, str]  # stored client headers (the newest POST's)
     sysmeta: Mapping[str, str]  # the data's (a POST never changes it)
+    crc32: int | None = None  # of the data, when its writer recorded it
+
+
+class BodyCheck:
+    """What a whole read is compared with: the stored CRC-32, else the ETag's MD5.
+
+    Fed the chunks in order (from worker threads, one at a time)."""
+
+    __slots__ = ("_crc", "_md5", "_view")
+
+    def __init__(self, view: ObjectView) -> None:
+        self._view = view
+        self._crc = 0
+        self._md5 = hashlib.md5(usedforsecurity=False) if view.crc32 is None else None
+
+    def update(self, chunk: bytes) -> None:
+        if self._md5 is None:
+            self._crc = zlib.crc32(chunk, self._crc)
+        else:
+            self._md5.update(chunk)
+
+    def mismatch(self) -> str | None:
+        """Why the bytes read are not the object's, or ``None`` when they are."""
+        if self._md5 is not None:
+            digest = self._md5.hexdigest()
+            return None if digest == self._view.etag else f"MD5 {digest} != ETag {self._view.etag}"
+        if self._crc == self._view.crc32:
+            return None
+        return f"CRC-32 {self._crc:08x} != {self._view.crc32:08x} recorded"
 
 
 class ObjectReader:
@@ -62,36 +94,37 @@ class ObjectReader:
         self.config = config
 
     async def chunks(self, start: int = 0, stop: int | None = None) -> AsyncIterator[bytes]:
-        """Bytes ``[start, stop)``, read one chunk ahead. A whole-object read also checks
-        the MD5 at the end and quarantines the object if the disk returned other bytes."""
+        """Bytes ``[start, stop)``, read one chunk ahead. A whole-object read is also
+        checked at the end, and the object quarantined if the disk returned other bytes."""
         stop = self.view.content_length if stop is None else stop
         whole = start == 0 and stop == self.view.content_length
-        md5 = hashlib.md5(usedforsecurity=False) if whole else None
+        check = BodyCheck(self.view) if whole else None
         pos = start
-        ahead = self._read_ahead(pos, stop, md5)
+        ahead = self._read_ahead(pos, stop, check)
         while ahead is not None:
             chunk = await ahead
             pos += len(chunk)
-            ahead = self._read_ahead(pos, stop, md5) if chunk else None
+            ahead = self._read_ahead(pos, stop, check) if chunk else None
             if chunk:
                 yield chunk
         if pos != stop:
             await self._quarantine(f"short read: {pos} of {stop} bytes")
-        elif md5 is not None and md5.hexdigest() != self.view.etag:
-            await self._quarantine(f"MD5 {md5.hexdigest()} != ETag {self.view.etag}")
+        elif check is not None and (why := check.mismatch()) is not None:
+            await self._quarantine(why)
 
     async def verified_body(self) -> bytes | None:
-        """The whole body, already checked against its ETag, when it fits in one read
-        (``None`` when it does not). A bad copy is quarantined and reads as missing
+        """The whole body, already checked, when it fits in one read (``None`` when it
+        does not). A bad copy is quarantined and reads as missing
         *before* any byte goes out, so the proxy serves the object from another replica;
         a larger object is streamed and checked at its end by ``chunks``."""
         size = self.view.content_length
         if size > self.config.read_chunk or self._fd is None:
             return None
-        md5 = hashlib.md5(usedforsecurity=False)
-        body = await asyncio.to_thread(self._pread, self._fd, size, 0, md5)
-        if len(body) != size or md5.hexdigest() != self.view.etag:
-            await self._quarantine(f"MD5 {md5.hexdigest()} != ETag {self.view.etag}")
+        check = BodyCheck(self.view)
+        body = await asyncio.to_thread(self._pread, self._fd, size, 0, check)
+        why = f"short read: {len(body)} of {size} bytes" if len(body) != size else None
+        if (why := why or check.mismatch()) is not None:
+            await self._quarantine(why)
             raise ObjectNotFound(self.view.name, why=" (quarantined)")
         return body
 
@@ -111,21 +144,21 @@ class ObjectReader:
         self.close()
 
     def _read_ahead(
-        self, pos: int, stop: int, md5: hashlib._Hash | None
+        self, pos: int, stop: int, check: BodyCheck | None
     ) -> asyncio.Future[bytes] | None:
         if pos >= stop or self._fd is None:
             return None
         size = min(self.config.read_chunk, stop - pos)
         self._ahead = asyncio.ensure_future(
-            asyncio.to_thread(self._pread, self._fd, size, pos, md5)
+            asyncio.to_thread(self._pread, self._fd, size, pos, check)
         )
         return self._ahead
 
     @staticmethod
-    def _pread(fd: int, size: int, pos: int, md5: hashlib._Hash | None) -> bytes:
+    def _pread(fd: int, size: int, pos: int, check: BodyCheck | None) -> bytes:
         chunk = os.pread(fd, size, pos)
-        if md5 is not None:
-            md5.update(chunk)
+        if check is not None:
+            check.update(chunk)
         return chunk
 
     async def _quarantine(self, why: str) -> None:
@@ -209,4 +242,5 @@ def _apply_metas(data: ObjectMetadata, hash_dir: Path, metas: tuple[FileName, ..
         delete_at=newest.delete_at,
         headers=dict(newest.headers),
         sysmeta=dict(data.sysmeta),
+        crc32=data.crc32,
     )

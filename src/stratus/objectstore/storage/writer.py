@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import zlib
 from pathlib import Path
 from types import TracebackType
 
@@ -48,6 +49,7 @@ class ObjectWriter:
         self.expected_etag = expected_etag.strip('"').lower() if expected_etag else None
         self.received = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._crc32 = 0  # of the bytes written, for the cheap check of every read
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._unsynced = 0  # bytes written since the last fdatasync
@@ -99,7 +101,9 @@ class ObjectWriter:
         commit = self._commit_blocking if self._fd is not None else self._create_and_commit
         self._pending = asyncio.ensure_future(asyncio.to_thread(commit, meta, data))
         await self._wait_pending()
-        return meta.updated(content_length=self.received, etag=self._md5.hexdigest())
+        return meta.updated(
+            content_length=self.received, etag=self._md5.hexdigest(), crc32=self._crc32
+        )
 
     def abort(self) -> None:
         """Drop the write (safe to call any time, twice, or from a ``finally``)."""
@@ -143,6 +147,7 @@ class ObjectWriter:
         except OSError as exc:
             raise storage_error(exc, self.loc.device) from exc
         self._md5.update(data)
+        self._crc32 = zlib.crc32(data, self._crc32)
 
     def _create_and_commit(self, meta: ObjectMetadata, data: bytes) -> None:
         """A deferred writer's whole life in one hop: temp file, data, commit."""
@@ -160,7 +165,7 @@ class ObjectWriter:
         if self.expected_etag is not None and self.expected_etag != etag:
             raise EtagMismatch(self.expected_etag, etag)
         assert self._fd is not None and self._tmp is not None
-        meta = meta.updated(content_length=self.received, etag=etag)
+        meta = meta.updated(content_length=self.received, etag=etag, crc32=self._crc32)
         # no truncation needed: fallocate reserved exactly ``expected_length``, which the
         # body has just been checked to match (and without it nothing was reserved)
         sidecar = attach_metadata(self._fd, meta, self.config)
