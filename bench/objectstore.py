@@ -1,14 +1,18 @@
 """Object store benchmark: Stratus against OpenStack Swift on the same machine, same run.
 
 Both systems run on loopback with 4 device directories on the same disk, 3 replicas and
-rings of part power 8: Stratus as ``stratus up`` (one process), Swift from PyPI as an
-all-in-one (``swift_allinone.py``) with 1 worker per server and then with its default of
-one per core. One client (``rawhttp.py``, uvloop) drives both identically:
+rings of part power 8: Stratus as ``stratus up`` (its main process and storage workers),
+Swift from PyPI as an all-in-one (``swift_allinone.py``) with 1 worker per server and then
+with its default of one per core. Each runs its consistency daemons (replicators, auditor,
+updaters, expirer) beside its servers, as a real cluster does. One client (``rawhttp.py``,
+uvloop) drives both identically:
 
 - 4 KiB PUTs, then GETs of what was put, from 32 keep-alive connections for ``--seconds``
   each: ops/s, p50 and p99 latency;
 - a single-stream 1 GiB PUT (sent from a 1 MiB buffer, never held whole) and GET (after
-  the replicas' files are dropped from the page cache with posix_fadvise), MB/s;
+  the replicas' files are dropped from the page cache with posix_fadvise), MB/s, over a
+  blocking socket (``rawhttp.StreamConn``: the asyncio client's copies cost up to 1.9 s
+  of CPU per GiB, taken from the servers on a small machine);
 - a 100,000-object container: rows go straight to every container replica through the
   container server's object-row PUT (as the proxy's container updates do), then the
   walk of all pages with ``limit=10000`` through the proxy is timed.
@@ -45,7 +49,7 @@ from urllib.parse import urlsplit
 import httpx
 import uvloop
 
-from rawhttp import Conn
+from rawhttp import Conn, StreamConn
 from swift_allinone import SwiftAllInOne, Target, ensure_venv, version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -190,21 +194,21 @@ def evict(root: Path, min_size: int = 64 * MIB) -> int:
     return dropped
 
 
-async def large_object(system: System, size: int) -> dict[str, float]:
-    """One ``size`` PUT then a cold GET over one connection; MB/s each."""
-    conn = await Conn.open("127.0.0.1", system.port)
+def large_object(system: System, size: int) -> dict[str, float]:
+    """One ``size`` PUT then a cold GET over one blocking connection; MB/s each."""
+    conn = StreamConn("127.0.0.1", system.port)
     path = f"{system.base}/bench/large"
     headers = {**system.auth(), "Content-Type": "application/octet-stream"}
     try:
         start = time.perf_counter()
-        resp = await conn.request("PUT", path, headers, blocks(size), length=size)
+        resp = conn.request("PUT", path, headers, blocks(size), length=size, discard=False)
         put_s = time.perf_counter() - start
         if resp.status != 201:
             raise RuntimeError(f"{system.name}: large PUT {resp.status} {resp.body[:200]!r}")
         if evict(system.devices_root) < REPLICAS:
             raise RuntimeError(f"{system.name}: replicas of the large object not found")
         start = time.perf_counter()
-        resp = await conn.request("GET", path, system.auth(), discard=True)
+        resp = conn.request("GET", path, system.auth())
         get_s = time.perf_counter() - start
         if resp.status != 200 or resp.length != size:
             raise RuntimeError(f"{system.name}: large GET {resp.status}, {resp.length} bytes")
@@ -276,7 +280,7 @@ async def measure(system: System, args: argparse.Namespace, fill: bool) -> Figur
         figures.add({"fill_rows": await fill_listing(system, "listing", args.objects)})
     for run in range(args.runs):
         figures.add(await small_ops(system, args.seconds, f"r{run}"))
-        figures.add(await large_object(system, args.size_mib * MIB))
+        figures.add(await asyncio.to_thread(large_object, system, args.size_mib * MIB))
         figures.add({"walk": await walk_listing(system, "listing", args.objects)})
         print(f"  {system.name} run {run + 1}: {_brief(figures)}", flush=True)
     return figures

@@ -10,6 +10,13 @@ and the proxy (tempauth user ``test:tester``), account, container and object ser
 configs on free loopback ports with ``mount_check = false``. Request logging is off on
 every server, as it is in Stratus. ``start(workers)`` may be called again after
 ``stop()`` with another worker count over the same data.
+
+The consistency daemons run beside the servers, as in Swift's own all-in-one and as
+``stratus up`` runs Stratus' (``DAEMONS``): object replicator (``sync_method = ssync``,
+so no rsync daemon is needed), auditor, updater and expirer, container replicator and
+updater, account replicator, each with Swift's default intervals. A container or
+account replicator falls back to rsync only for a database a peer lacks entirely, which
+the benchmark never causes.
 """
 
 from __future__ import annotations
@@ -32,6 +39,22 @@ import httpx
 BENCH = Path(__file__).resolve().parent
 VENV = BENCH / ".venv-swift"
 SERVERS = ("account", "container", "object")
+# daemon -> (the server config holding its section, the module whose main() runs it)
+DAEMONS = {
+    "object-replicator": ("object", "swift.obj.replicator"),
+    "object-auditor": ("object", "swift.obj.auditor"),
+    "object-updater": ("object", "swift.obj.updater"),
+    "object-expirer": ("object", "swift.obj.expirer"),
+    "container-replicator": ("container", "swift.container.replicator"),
+    "container-updater": ("container", "swift.container.updater"),
+    "account-replicator": ("account", "swift.account.replicator"),
+}
+# Swift's daemons read /etc/swift/swift.conf whatever their config's swift_dir says (its
+# servers honour swift_dir); this points them at ours without touching /etc.
+DAEMON_MAIN = (
+    "import runpy, sys\nfrom swift.common.utils import set_swift_dir\n"
+    "set_swift_dir(sys.argv.pop(1))\nrunpy.run_module(sys.argv.pop(1), run_name='__main__')\n"
+)
 USER, KEY = "test:tester", "testing"
 
 sys.path.insert(0, str(BENCH.parent / "tests"))
@@ -142,28 +165,46 @@ class SwiftAllInOne:
             f"workers = {workers}\nswift_dir = {self.conf_dir}\n"
             f"user = {_user()}\nlog_level = WARNING\n"
         )
+        internal_client = self.conf_dir / "internal-client.conf"
+        sections = {
+            "object-replicator": "sync_method = ssync\n",
+            "object-expirer": f"internal_client_conf_path = {internal_client}\n",
+        }
         for kind in SERVERS:
+            daemons = "".join(
+                f"\n[{daemon}]\n{sections.get(daemon, '')}"
+                for daemon, (server, _) in DAEMONS.items()
+                if server == kind
+            )
             (self.conf_dir / f"{kind}-server.conf").write_text(
                 f"{common}bind_port = {self.ports[kind]}\n"
                 f"devices = {self.devices_root}\nmount_check = false\n\n"
                 f"[pipeline:main]\npipeline = {kind}-server\n\n"
                 f"[app:{kind}-server]\nuse = egg:swift#{kind}\nlog_requests = false\n"
+                f"{daemons}"
             )
+        memcache = f"memcache_servers = 127.0.0.1:{self.ports['memcached']}\n"
+        internal_client.write_text(
+            f"[DEFAULT]\nswift_dir = {self.conf_dir}\nlog_level = WARNING\n\n"
+            "[pipeline:main]\npipeline = catch_errors cache proxy-server\n\n"
+            "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n"
+            "[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n"
+            f"[filter:cache]\nuse = egg:swift#memcache\n{memcache}"
+        )
         (self.conf_dir / "proxy-server.conf").write_text(
             f"{common}bind_port = {self.ports['proxy']}\n\n"
             "[pipeline:main]\npipeline = catch_errors gatekeeper cache tempauth proxy-server\n\n"
             "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n"
             "[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n"
             "[filter:gatekeeper]\nuse = egg:swift#gatekeeper\n\n"
-            "[filter:cache]\nuse = egg:swift#memcache\n"
-            f"memcache_servers = 127.0.0.1:{self.ports['memcached']}\n\n"
+            f"[filter:cache]\nuse = egg:swift#memcache\n{memcache}\n"
             "[filter:tempauth]\nuse = egg:swift#tempauth\n"
             f"user_{USER.replace(':', '_')} = {KEY} .admin\n"
         )
 
     def start(self, workers: str = "1", timeout: float = 60.0) -> None:
-        """memcached and the four servers, each with ``workers`` workers ("auto": one
-        per core); returns once the proxy hands out tokens."""
+        """memcached, the four servers, each with ``workers`` workers ("auto": one
+        per core), and the daemons; returns once the proxy hands out tokens."""
         self._configs(workers)
         memcached = shutil.which("memcached")
         if memcached is None:
@@ -174,6 +215,10 @@ class SwiftAllInOne:
         for kind in (*SERVERS, "proxy"):
             binary = str(self.venv / "bin" / f"swift-{kind}-server")
             self._spawn(kind, [binary, str(self.conf_dir / f"{kind}-server.conf")])
+        python = str(self.venv / "bin" / "python")
+        for daemon, (kind, module) in DAEMONS.items():
+            conf = str(self.conf_dir / f"{kind}-server.conf")
+            self._spawn(daemon, [python, "-c", DAEMON_MAIN, str(self.conf_dir), module, conf])
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -46,7 +46,7 @@ class Putter:
 
     async def _send(self, request: httpx.Request) -> Reply:
         try:
-            response = await self.backend.client.send(request)
+            response = await self.backend.send(request)
         except httpx.HTTPError as exc:
             self.backend.failed(self.dev, exc)
             return Reply(UNREACHABLE, httpx.Headers())
