@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import json
 import os
 import time
 import zlib
@@ -453,6 +454,26 @@ async def test_suffix_hashes_track_changes(disk: DiskFileManager) -> None:
     await disk.delete(OBJ, ts(3))
     third = await disk.suffix_hashes("sda", OBJ.partition)
     assert third[suffix] not in (first[suffix], second[suffix])
+
+
+async def test_suffix_hashes_cache_is_replaced_only_when_it_changes(
+    disk: DiskFileManager,
+) -> None:
+    """Asking again for unchanged hashes leaves the cache file alone; a write replaces it
+    with the new hashes. (A hard link keeps the first file's inode from being reused.)"""
+    cache = disk.locate(OBJ).partition_dir / "hashes.json"
+    await put(disk, ts(1), b"a")
+    first = await disk.suffix_hashes("sda", OBJ.partition)
+    kept = cache.with_name("kept")
+    kept.hardlink_to(cache)
+    for _ in range(3):
+        assert await disk.suffix_hashes("sda", OBJ.partition) == first
+    assert cache.samefile(kept)
+    await put(disk, ts(2), b"b")
+    second = await disk.suffix_hashes("sda", OBJ.partition)
+    assert second != first
+    assert not cache.samefile(kept)
+    assert json.loads(cache.read_bytes())["hashes"] == second
 
 
 async def test_suffix_hashes_match_between_devices(disk: DiskFileManager) -> None:

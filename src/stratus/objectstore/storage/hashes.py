@@ -11,6 +11,10 @@ they append the suffix to ``hashes.invalid`` under the short partition lock ``.l
 hasher (one at a time per partition, ``.hashing.lock``) folds ``hashes.invalid`` into the
 cache, recalculates outside the short lock, and saves. An invalidation that lands while it
 calculates stays in ``hashes.invalid`` and is folded in on the next call, so none is lost.
+The cache is replaced only when its content changes: each replacement is a new inode and
+a freed one, and ext4 without a journal steps over recently freed inodes one at a time
+when it allocates the next file or directory (the replicator and its peers ask for every
+partition's hashes on each pass, and most have not changed).
 
 A crash between a version's rename and its invalidation leaves the cache stale for that
 suffix until the replicator asks for ``recalculate`` or a full ``listdir`` pass.
@@ -62,9 +66,13 @@ def suffix_hashes(
     with flocked(partition_dir / HASHING_LOCK_FILE):
         with flocked(partition_dir / LOCK_FILE):
             hashes, cached = _load(partition_dir)
-            for suffix in _consume_invalid(partition_dir):
+            saved = dict(hashes)
+            invalid = _consume_invalid(partition_dir)
+            for suffix in invalid:
                 hashes[suffix] = None
-            _save(partition_dir, hashes)
+            if invalid:  # the marks must outlive a hasher that dies before its save
+                _save(partition_dir, hashes)
+                saved = dict(hashes)
         if listdir or not cached:
             hashes.update({s: None for s in _suffix_dirs(partition_dir) if s not in hashes})
         todo = {s for s, h in hashes.items() if h is None}
@@ -75,8 +83,9 @@ def suffix_hashes(
                 hashes.pop(suffix, None)
             else:
                 hashes[suffix] = value
-        with flocked(partition_dir / LOCK_FILE):
-            _save(partition_dir, hashes)
+        if hashes != saved or not cached:
+            with flocked(partition_dir / LOCK_FILE):
+                _save(partition_dir, hashes)
     return hashes
 
 
