@@ -87,6 +87,66 @@ async def test_object_row_needs_container(client: httpx.AsyncClient) -> None:
     assert resp.status_code == 404
 
 
+ROWS = {"X-Backend-Merge-Rows": "true"}
+
+
+def row(op: str, name: str, size: int = 1, **extra: str) -> dict[str, object]:
+    headers = {"X-Timestamp": now()}
+    if op == "PUT":
+        headers.update({"X-Size": str(size), "X-Content-Type": "text/plain", "X-Etag": "e"})
+    return {"op": op, "name": name, "headers": {**headers, **extra}}
+
+
+async def test_rows_merge_in_one_request(client: httpx.AsyncClient) -> None:
+    """The proxy's batched listing updates: puts and deletes land as their own row
+    requests would, counts included."""
+    await client.put(C, headers=ts_headers())
+    resp = await client.post(C, headers=ROWS, json=[row("PUT", f"o{i}", i) for i in range(5)])
+    assert resp.status_code == 202, resp.text
+    assert await listing(client) == ["o0", "o1", "o2", "o3", "o4"]
+    batch = [row("DELETE", "o1"), row("PUT", "o2", 50), row("PUT", "日本/語", 7)]
+    assert (await client.post(C, headers=ROWS, json=batch)).status_code == 202
+    body = (await client.get(C)).json()
+    assert [(e["name"], e["bytes"]) for e in body] == [
+        ("o0", 0), ("o2", 50), ("o3", 3), ("o4", 4), ("日本/語", 7),
+    ]  # fmt: skip
+    head = await client.head(C)
+    assert head.headers["x-container-object-count"] == "5"
+    assert head.headers["x-container-bytes-used"] == "64"
+    # an older row loses, as a single row request's would
+    stale = row("PUT", "o0", 999, **{"X-Timestamp": "1.00000"})
+    assert (await client.post(C, headers=ROWS, json=[stale, row("PUT", "o9")])).status_code == 202
+    body = (await client.get(C)).json()
+    assert body[0] == {**body[0], "name": "o0", "bytes": 0} and body[-2]["name"] == "o9"
+
+
+async def test_bad_row_batches_are_refused_whole(client: httpx.AsyncClient) -> None:
+    await client.put(C, headers=ts_headers())
+    long_name = "o" * (MAX_OBJECT_NAME + 1)
+    bad_batches: list[object] = [
+        [],
+        {"op": "PUT"},
+        ["row"],
+        [row("PUT", "ok"), row("PATCH", "x")],
+        [row("PUT", "ok"), {"op": "PUT", "name": 3, "headers": {}}],
+        [row("PUT", "ok"), {"op": "PUT", "name": "x", "headers": {"X-Size": 1}}],
+        [row("PUT", "ok"), row("PUT", long_name)],
+        [row("PUT", "ok"), row("PUT", "x", **{"X-Size": "-1"})],
+        [row("PUT", "ok"), row("DELETE", "x", **{"X-Timestamp": "yesterday"})],
+        [row("PUT", f"o{i}") for i in range(1001)],
+    ]
+    for batch in bad_batches:
+        resp = await client.post(C, headers=ROWS, json=batch)
+        assert resp.status_code == 400, (batch, resp.text)
+        assert resp.headers["content-type"].startswith("text/plain")
+    resp = await client.post(C, headers=ROWS, content=b"\xff not json")
+    assert resp.status_code == 400
+    assert await listing(client) == []  # nothing of any refused batch was merged
+    assert (await client.post(f"{C}/o", headers=ROWS, json=[row("PUT", "o")])).status_code == 400
+    missing = await client.post("/sda/0/AUTH_a/nope", headers=ROWS, json=[row("PUT", "o")])
+    assert missing.status_code == 404
+
+
 async def test_listing_filters_over_http(client: httpx.AsyncClient) -> None:
     await client.put(C, headers=ts_headers())
     names = ["a", "a/1", "a/2", "a/b/c", "b", "z", "é/x", "é/y", "日本/語"]  # code point order

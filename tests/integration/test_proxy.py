@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -388,6 +389,57 @@ def test_container_server_down_queues_async_pending(swift: SwiftCluster, url: st
     assert pending.parent == swift.device(0) / "async_pending" / name_hash[-3:]
     assert pending.name == f"{name_hash}-{record['headers']['X-Timestamp']}"
     assert sc.get_object(url, TOKEN, "c", "o")[1] == b"abc"
+
+
+def replica_listings(
+    swift: SwiftCluster, container: str, skip: int | None = None
+) -> list[list[tuple[str, int]]]:
+    """(name, bytes) of every row each container replica (but ``skip``) lists, asked of
+    the container servers themselves."""
+    ring = swift.rings["container"]
+    part = ring.partition("AUTH_test", container)
+    out = []
+    for dev in ring.primaries(part):
+        if dev.id == skip:
+            continue
+        resp = httpx.get(f"http://{dev.ip}:{dev.port}/{dev.device}/{part}/AUTH_test/{container}")
+        assert resp.status_code == 200, resp.text
+        out.append([(row["name"], row["bytes"]) for row in resp.json()])
+    return out
+
+
+def concurrently(calls: list[Callable[[], object]]) -> None:
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()
+
+
+def test_concurrent_writes_reach_every_container_replica(swift: SwiftCluster, url: str) -> None:
+    """Rows of concurrent writes travel together to each container replica; every replica
+    ends with every row, and none was queued for later."""
+    sc.put_container(url, TOKEN, "c")
+    names = [f"obj-{i:03d}" for i in range(96)]
+    concurrently([lambda n=n: sc.put_object(url, TOKEN, "c", n, n.encode()) for n in names])
+    concurrently([lambda n=n: sc.delete_object(url, TOKEN, "c", n) for n in names[::2]])
+    kept = [(n, len(n)) for n in names[1::2]]
+    assert replica_listings(swift, "c") == [kept, kept, kept]
+    assert sc.head_container(url, TOKEN, "c")["x-container-object-count"] == str(len(kept))
+    assert swift.pending_files() == []
+
+
+def test_container_replica_down_during_concurrent_writes(swift: SwiftCluster, url: str) -> None:
+    """Each row the stopped replica missed is queued once; the others list everything."""
+    sc.put_container(url, TOKEN, "c")
+    node = swift.primaries("container", "AUTH_test", "c")[0]
+    names = [f"obj-{i:02d}" for i in range(24)]
+    swift.stop("container", node)
+    try:
+        concurrently([lambda n=n: sc.put_object(url, TOKEN, "c", n, b"abc") for n in names])
+    finally:
+        swift.start("container", node)
+    queued = sorted(json.loads(p.read_bytes())["obj"] for p in swift.pending_files())
+    assert queued == names
+    assert replica_listings(swift, "c", skip=node) == [[(n, 3) for n in names]] * 2
 
 
 # ---- bad input ----------------------------------------------------------------------------

@@ -4,6 +4,8 @@ Used by the proxy and the replicator, never by end users::
 
     PUT|HEAD|GET|DELETE|POST /<device>/<partition>/<account>/<container>
     PUT|DELETE               /<device>/<partition>/<account>/<container>/<object>   (rows)
+    POST + X-Backend-Merge-Rows: true  /<device>/<partition>/<account>/<container>
+                             (many rows at once, see ``row_batch.py``)
     REPLICATE                /<device>/<partition>/<hash>          (see ``db_server.py``)
 
 A container PUT creates the database (201) or raises its put timestamp (202); one older
@@ -16,6 +18,7 @@ listing the proxy renders; HEAD 204 with the counts and timestamps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -23,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from stratus.objectstore.dbs import db_request as rq
+from stratus.objectstore.dbs import row_batch
 from stratus.objectstore.dbs.account_updates import (
     AccountReporter,
     ContainerReport,
@@ -38,6 +42,7 @@ from stratus.objectstore.dbs.db_server import (
     create_app,
     create_missing,
     put_db,
+    read_body,
 )
 from stratus.objectstore.dbs.dbfile import DbIdentity
 from stratus.objectstore.dbs.errors import (
@@ -83,7 +88,7 @@ class ContainerServer(DbServer):
 
     async def PUT(self, request: Request, path: rq.DbPath, headers: dict[str, str]) -> Response:
         if path.obj is not None:
-            return await self._object_row(path, _object_row(path.obj, headers), 201)
+            return await self._object_rows(path, [_object_row(path.obj, headers)], 201)
         ts = rq.timestamp(headers)
         meta = CONTAINER_META.from_headers(headers, ts)
         targets = targets_from_headers(headers)
@@ -113,14 +118,20 @@ class ContainerServer(DbServer):
     async def DELETE(self, request: Request, path: rq.DbPath, headers: dict[str, str]) -> Response:
         ts = rq.timestamp(headers)
         if path.obj is not None:
-            return await self._object_row(path, ObjectRow(path.obj, ts, deleted=True), 204)
+            return await self._object_rows(path, [ObjectRow(path.obj, ts, deleted=True)], 204)
         targets = targets_from_headers(headers)
         info = await self._db(path).call(lambda b: _delete_container(b, ts))
         await report_to(targets, _report(info), self.account_timeout)
         return info_response(204, info)
 
     async def POST(self, request: Request, path: rq.DbPath, headers: dict[str, str]) -> Response:
-        """Metadata only: newest timestamp per key; the container must exist."""
+        """Metadata only: newest timestamp per key; the container must exist. Or, with
+        ``X-Backend-Merge-Rows``, a batch of object rows (``row_batch.py``)."""
+        if headers.get(row_batch.HEADER.lower()) == "true":
+            if path.obj is not None:
+                raise rq.bad("Rows go to the container's path")
+            body = await read_body(request, row_batch.MAX_BODY)
+            return await self._object_rows(path, row_batch.decode(body, _batch_row), 202)
         ts = rq.timestamp(headers)
         meta = CONTAINER_META.from_headers(headers, ts)
 
@@ -131,17 +142,21 @@ class ContainerServer(DbServer):
 
         return info_response(204, await self._db(path).call(post))
 
-    async def _object_row(self, path: rq.DbPath, row: ObjectRow, status: int) -> Response:
+    async def _object_rows(self, path: rq.DbPath, rows: list[ObjectRow], status: int) -> Response:
         db = self._db(path)
+
+        async def merge() -> None:
+            await asyncio.gather(*(db.merge_row(row) for row in rows))  # one group commit
+
         try:
-            await db.merge_row(row)
+            await merge()
         except DbNotFound:
             if not is_reserved(path.account):
                 raise DbNotFound(f"Container /{path.account}/{path.container}") from None
             # a reserved account's containers (the expirer's queue) are made on first use
             identity = DbIdentity(path.account, path.container, Timestamp.now(), Timestamp.now())
             await db.call(lambda b: create_missing(b, identity))
-            await db.merge_row(row)
+            await merge()
         key = (path.device, path.partition, path.account, path.container)
         self.reporter.changed(key, _measure(db))
         return Response(status_code=status)
@@ -155,6 +170,12 @@ def _object_row(name: str, headers: dict[str, str]) -> ObjectRow:
     if len(etag) > MAX_ETAG or not etag.isprintable():
         raise rq.bad("Invalid X-Etag")
     return ObjectRow(name, rq.timestamp(headers), rq.count(headers, "x-size"), content_type, etag)
+
+
+def _batch_row(op: str, name: str, headers: dict[str, str]) -> ObjectRow:
+    if op == "PUT":
+        return _object_row(name, headers)
+    return ObjectRow(name, rq.timestamp(headers), deleted=True)
 
 
 def _delete_container(b: ContainerBroker, ts: Timestamp) -> DbInfo:

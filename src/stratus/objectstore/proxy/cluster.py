@@ -11,6 +11,7 @@ from pathlib import Path
 
 from stratus.objectstore.proxy.auth import ProxyAuth
 from stratus.objectstore.proxy.backend import Backend
+from stratus.objectstore.proxy.container_rows import ContainerRows
 from stratus.objectstore.proxy.info_cache import InfoCache
 from stratus.objectstore.proxy.limits import Constraints
 from stratus.objectstore.proxy.placement import ErrorLimiter, Placement, Rings
@@ -62,6 +63,7 @@ class Cluster:
         self.backend = Backend(
             self.limiter, conn_timeout=config.conn_timeout, node_timeout=config.node_timeout
         )
+        self.container_rows = ContainerRows(self.backend, timeout=config.container_update_timeout)
 
     @property
     def constraints(self) -> Constraints:
@@ -85,4 +87,5 @@ class Cluster:
         return Placement(ring, ring.partition(account, container, obj), self.limiter)
 
     async def close(self) -> None:
+        await self.container_rows.close()
         await self.backend.aclose()

@@ -19,10 +19,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from stratus.objectstore.proxy.backend import backend_path
 from stratus.objectstore.proxy.cluster import Cluster
 from stratus.objectstore.proxy.request import ObjectName
-from stratus.objectstore.ring.devices import Device
 from stratus.objectstore.storage.timestamp import Timestamp
 
 log = logging.getLogger(__name__)
@@ -33,19 +31,19 @@ PENDING_VERSION = 1
 async def update_containers(
     cluster: Cluster, name: ObjectName, op: str, headers: Mapping[str, str]
 ) -> None:
-    """Send the row to every container primary; queue it if any of them missed it."""
+    """Send the row to every container primary (batched with other writes' rows by
+    ``container_rows.py``); queue it if any of them missed it."""
     nodes = cluster.container_nodes(name.account, name.container)
-
-    def path(dev: Device) -> str:
-        return backend_path(dev, nodes.partition, name.account, name.container, name.obj)
-
     timeout = cluster.config.container_update_timeout
     calls = [
-        asyncio.wait_for(cluster.backend.call(d, path(d), op, headers), timeout)
+        asyncio.wait_for(
+            cluster.container_rows.send(d, nodes.partition, name, op, headers),
+            timeout,
+        )
         for d in nodes.primaries()
     ]
     results = await asyncio.gather(*calls, return_exceptions=True)
-    missed = [r for r in results if isinstance(r, BaseException) or not r.ok]
+    missed = [r for r in results if r is not True]
     if missed:
         await write_pending(cluster, name, op, headers)
 
