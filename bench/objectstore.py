@@ -20,8 +20,10 @@ uvloop) drives both identically:
 Beside them it measures what the machine allows: 1 GiB written with fsync to the same
 filesystem and read back cold, and 1 GiB over one loopback TCP connection. A PUT writes
 every byte once per replica to that one disk, so its limit is min(disk write / replicas,
-loopback); a GET's is min(cold disk read, loopback). Each figure is the median of
-``--runs`` runs.
+loopback); a GET's is min(cold disk read, loopback). On a small machine the CPU binds
+before either, so it also times the least work a replicated PUT and a GET must do, in
+threads at C speed (``copy_floor.py``), and prints Stratus' share of that too. Each
+figure is the median of ``--runs`` runs.
 
     .venv/bin/python bench/objectstore.py [--seconds 10] [--runs 3] [--objects 100000]
 """
@@ -49,6 +51,7 @@ from urllib.parse import urlsplit
 import httpx
 import uvloop
 
+from copy_floor import get_floor, put_floor
 from rawhttp import Conn, StreamConn
 from swift_allinone import SwiftAllInOne, Target, ensure_venv, version
 
@@ -358,6 +361,8 @@ class Limits:
     disk_write: float
     disk_read: float
     loopback: float
+    put_floor: float  # copy_floor.py: the least work of a replicated PUT, at C speed
+    get_floor: float
 
     @property
     def put(self) -> float:
@@ -424,10 +429,14 @@ def loopback_rate(size: int) -> float:
 def measure_limits(root: Path, size: int, runs: int) -> Limits:
     disk = [disk_rates(root, size) for _ in range(runs)]
     loop = [loopback_rate(size) for _ in range(runs)]
+    puts = [put_floor(root, size, REPLICAS) for _ in range(runs)]
+    gets = [get_floor(root, size) for _ in range(runs)]
     return Limits(
         statistics.median(w for w, _ in disk),
         statistics.median(r for _, r in disk),
         statistics.median(loop),
+        statistics.median(puts),
+        statistics.median(gets),
     )
 
 
@@ -491,6 +500,13 @@ def report(stratus: Figures, swift: dict[str, Figures], limits: Limits, args: ob
     print(
         f"1 GiB GET limit min(disk read, loopback) = {limits.get:.0f} MB/s: "
         f"Stratus {stratus.median('large_get') / limits.get:.0%} (target >= 80%)"
+    )
+    print(
+        f"what this CPU allows (copy_floor.py): PUT {limits.put_floor:.0f} MB/s "
+        f"({limits.put_floor / limits.put:.0%} of its limit), Stratus "
+        f"{stratus.median('large_put') / limits.put_floor:.0%} of it; GET "
+        f"{limits.get_floor:.0f} MB/s ({limits.get_floor / limits.get:.0%} of its limit), "
+        f"Stratus {stratus.median('large_get') / limits.get_floor:.0%} of it"
     )
     for workers, figures in swift.items():
         ratio = stratus.median("put_ops") / figures.median("put_ops")
