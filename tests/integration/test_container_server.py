@@ -131,12 +131,14 @@ async def test_bad_row_batches_are_refused_whole(client: httpx.AsyncClient) -> N
         [row("PUT", "ok"), {"op": "PUT", "name": 3, "headers": {}}],
         [row("PUT", "ok"), {"op": "PUT", "name": "x", "headers": {"X-Size": 1}}],
         [row("PUT", "ok"), row("PUT", long_name)],
+        [row("PUT", "ok"), row("PUT", "\ud800")],  # a lone surrogate: not UTF-8
+        [row("PUT", "ok"), row("PUT", "x", **{"X-Content-Type": "\udcff"})],
         [row("PUT", "ok"), row("PUT", "x", **{"X-Size": "-1"})],
         [row("PUT", "ok"), row("DELETE", "x", **{"X-Timestamp": "yesterday"})],
         [row("PUT", f"o{i}") for i in range(1001)],
     ]
     for batch in bad_batches:
-        resp = await client.post(C, headers=ROWS, json=batch)
+        resp = await client.post(C, headers=ROWS, content=json.dumps(batch).encode())
         assert resp.status_code == 400, (batch, resp.text)
         assert resp.headers["content-type"].startswith("text/plain")
     resp = await client.post(C, headers=ROWS, content=b"\xff not json")

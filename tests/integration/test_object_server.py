@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import socket
 import time
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +208,51 @@ async def test_etag_mismatch_is_422_and_leaves_nothing(
         "/sda/1/a/c/e", content=b"data", headers={"X-Timestamp": now(), "ETag": "0" * 32}
     )
     assert r.status_code == 422
+    assert server.object_files() == [] and server.tmp_files() == []
+
+
+FOOTER = {"X-Backend-Body-Footer": "md5-crc32"}
+
+
+def footer(data: bytes, *, crc: int | None = None, md5: str | None = None) -> bytes:
+    md5 = hashlib.md5(data).hexdigest() if md5 is None else md5
+    return f"{md5}{zlib.crc32(data) if crc is None else crc:08x}".encode()
+
+
+async def test_body_footer_gives_the_etag(server: Server, client: httpx.AsyncClient) -> None:
+    """A body followed by the proxy's digests: the data alone is stored, under the MD5
+    the footer carries, fixed-length and chunked alike."""
+    data = os.urandom(3 * MiB + 7)  # several write buffers; the footer split across chunks
+    r = await client.put(
+        "/sda/1/a/c/f", content=data + footer(data), headers={"X-Timestamp": now(), **FOOTER}
+    )
+    assert r.status_code == 201, r.text
+    assert r.headers["etag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    got = await client.get("/sda/1/a/c/f")
+    assert got.content == data and got.headers["etag"] == r.headers["etag"]
+
+    async def pieces() -> AsyncIterator[bytes]:
+        whole = b"abc" + footer(b"abc")
+        for i in range(0, len(whole), 5):
+            yield whole[i : i + 5]
+
+    r = await client.put("/sda/1/a/c/g", content=pieces(), headers={"X-Timestamp": now(), **FOOTER})
+    assert r.status_code == 201 and (await client.get("/sda/1/a/c/g")).content == b"abc"
+
+
+async def test_bad_body_footers_store_nothing(server: Server, client: httpx.AsyncClient) -> None:
+    data = b"some data"
+    cases = [
+        (data + footer(data, crc=zlib.crc32(data) ^ 1), {}, 422),  # changed on the way
+        (data + footer(data), {"ETag": "0" * 32}, 422),  # the client's ETag is not the MD5
+        (data + footer(data)[:-1] + b"g", {}, 400),  # not hex
+        (data[:5], {}, 400),  # shorter than a footer
+        (data + footer(data), {"X-Backend-Body-Footer": "sha1"}, 400),
+    ]
+    for body, extra, status in cases:
+        headers = {"X-Timestamp": now(), **FOOTER, **extra}
+        r = await client.put("/sda/1/a/c/bad", content=body, headers=headers)
+        assert r.status_code == status, (body, extra, r.text)
     assert server.object_files() == [] and server.tmp_files() == []
 
 

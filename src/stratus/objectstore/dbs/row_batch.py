@@ -57,6 +57,17 @@ def decode(body: bytes, row: Callable[[str, str, dict[str, str]], ObjectRow]) ->
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
             raise rq.bad("Each row's headers must map names to strings")
+        if not all(_is_utf8(text) for text in (name, *headers, *headers.values())):
+            raise rq.bad("Row names and headers must be valid UTF-8")
         rq.check_name("object", name, rq.MAX_OBJECT_NAME)
         rows.append(row(op, name, {k.lower(): v for k, v in headers.items()}))
     return rows
+
+
+def _is_utf8(text: str) -> bool:
+    """False for JSON's escaped lone surrogates, which no UTF-8 byte string holds."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

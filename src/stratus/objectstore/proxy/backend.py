@@ -6,10 +6,10 @@ transport directly rather than through an ``httpx.AsyncClient``, whose cookie ja
 redirect and auth steps took a fifth of the proxy's CPU per small PUT (six backend
 requests each) for nothing a storage server uses. Each call has a connect timeout (a dead
 node must be given up quickly, so a handoff can take its place) and a per-read/write
-``node_timeout``. A node that cannot be reached, times out
-or answers 5xx is reported to the ``ErrorLimiter``; callers see it as status 0 or the 5xx
-and decide what a quorum means. Header values go out as UTF-8 bytes, since metadata may
-hold any text and httpx would encode ``str`` values as ASCII.
+``node_timeout``. A node that cannot be reached, times out or answers 5xx is reported to
+the ``ErrorLimiter``; callers see it as status 0 or the 5xx and decide what a quorum
+means. Header values go out as UTF-8 bytes, since metadata may hold any text and httpx
+would encode ``str`` values as ASCII.
 """
 
 from __future__ import annotations

@@ -6,14 +6,18 @@ a few chunks per replica. A replica is *connected* once httpx starts pulling its
 (the request line and headers are sent); before reading any of the client's body the
 proxy waits for that on enough nodes, replacing failed primaries with handoffs, and
 gives up with 503 when fewer than a quorum are connected — so a PUT that cannot succeed
-stores nothing. Aborting cancels the requests mid-body: each object server sees its
+stores nothing. The proxy hashes the body once (MD5 and CRC-32) as it streams and sends
+both after it (``storage/body_footer.py``), so the replicas need not hash it with MD5
+three more times. Aborting cancels the requests mid-body: each object server sees its
 client vanish and discards its temp file, so a failed upload leaves nothing visible.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +28,8 @@ from stratus.objectstore.proxy.errors import ClientDisconnected, QuorumLost, Too
 from stratus.objectstore.proxy.placement import Placement
 from stratus.objectstore.proxy.replicas import PathFor
 from stratus.objectstore.ring.devices import Device
+from stratus.objectstore.storage import body_footer
+from stratus.objectstore.storage.body_footer import BodyDigest
 
 QUEUE_CHUNKS = 4  # chunks buffered per replica: bounds memory, absorbs jitter
 
@@ -92,7 +98,7 @@ class Putter:
 class Uploaded:
     replies: list[Reply]
     size: int
-    etag: str  # the MD5 hex every replica that stored the body computed ("" if none did)
+    etag: str  # the body's MD5 hex, which every replica that stored it took as its ETag
 
 
 async def connect(
@@ -105,7 +111,9 @@ async def connect(
     timeout: float,  # noqa: ASYNC109
 ) -> list[Putter]:
     """Up to one connected putter per replica, taking nodes in order until enough
-    answer; ``QuorumLost`` (nothing sent) when fewer than a quorum do."""
+    answer; ``QuorumLost`` (nothing sent) when fewer than a quorum do. The body they are
+    told of ends with its digests (``stream`` sends them)."""
+    headers = with_footer(headers)
     live: list[Putter] = []
     replicas = placement.replicas
     while len(live) < replicas:
@@ -137,28 +145,46 @@ async def stream(
     length: int | None,
     node_timeout: float,
 ) -> Uploaded:
-    """Send the body to every putter; abort all of them on any failure.
+    """Send the body, then its digests, to every putter; abort all of them on any failure.
 
-    The proxy does not hash the body itself: each object server computes the MD5 of what
-    it stored (and checks it against a client's ``ETag``), and the replicas that
-    succeeded must agree on it. Hashing here too cost a whole core-second per GiB on the
-    event loop for a value the replicas already give."""
+    The MD5 (the ETag) is computed here once: each object server checks the CRC-32 of
+    what it received against the one sent, and a client's ``ETag`` against the MD5, and
+    answers with the MD5 it stored, which must be this one."""
     size = 0
+    md5 = hashlib.md5(usedforsecurity=False)
+    crc = 0
     try:
         async for chunk in body:
             size += len(chunk)
             if size > max_size:
                 raise TooLarge
+            md5.update(chunk)
+            crc = zlib.crc32(chunk, crc)
             putters = await _feed_all(putters, chunk, quorum, node_timeout)
         if length is not None and size != length:
             raise ClientDisconnected(timed_out=False)
+        digest = BodyDigest(md5.hexdigest(), crc)
+        putters = await _feed_all(putters, digest.footer(), quorum, node_timeout)
         putters = await _feed_all(putters, None, quorum, node_timeout)
         replies = await asyncio.gather(*(p.result(node_timeout) for p in putters))
     except BaseException:
         for putter in putters:
             putter.abort()
         raise
-    return Uploaded(list(replies), size, agreed_etag(replies))
+    stored = agreed_etag(replies)
+    if stored and stored != digest.etag:
+        raise QuorumLost("Object servers stored other data than was sent")
+    return Uploaded(list(replies), size, stored)
+
+
+def with_footer(headers: Mapping[str, str]) -> dict[str, str]:
+    """A PUT's headers for a body followed by its digests: announced, and counted in a
+    fixed ``Content-Length``."""
+    out = {**headers, body_footer.HEADER: body_footer.KIND}
+    for name, value in headers.items():
+        if name.lower() == "content-length":
+            out[name] = str(int(value) + body_footer.LENGTH)
+    return out
 
 
 def agreed_etag(replies: Iterable[Reply]) -> str:

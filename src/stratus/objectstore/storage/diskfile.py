@@ -74,6 +74,7 @@ class DiskFileManager:
         *,
         expected_length: int | None = None,
         expected_etag: str | None = None,
+        md5: bool = True,
     ) -> ObjectWriter:
         """A writer for a PUT at ``timestamp``: refused up front (``NewerExists``) when a
         newer version is already there, so the body need not be read at all.
@@ -92,6 +93,7 @@ class DiskFileManager:
             expected_length=expected_length,
             expected_etag=expected_etag,
             deferred=small,
+            md5=md5,
         )
         return await writer.open()
 

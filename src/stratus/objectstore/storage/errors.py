@@ -64,6 +64,16 @@ class EtagMismatch(InvalidInput):
         )
 
 
+class TransferCorrupted(InvalidInput):
+    """The body's CRC-32 is not the one its sender computed: changed on the way."""
+
+    def __init__(self, sent: int, received: int) -> None:
+        super().__init__(
+            "objectstore.object.transfer_corrupted",
+            f"CRC-32 {sent:08x} sent, {received:08x} received",
+        )
+
+
 class LengthMismatch(InvalidInput):
     """The body ended before (or ran past) the announced Content-Length."""
 

@@ -12,6 +12,10 @@ A replicator pushes one version of an object as a ``PUT`` of the object's path w
 is installed like any write (temp file, fsync, rename, newest wins), keeping every fact of
 the original: ETag, content type and its timestamp, user metadata, X-Delete-At.
 
+A PUT from the proxy ends with the body's MD5 and CRC-32 (``X-Backend-Body-Footer``,
+``body_footer.py``): the server checks the CRC-32 and stores the MD5 as the ETag instead
+of hashing the body with MD5 itself.
+
 Writes need ``X-Timestamp``; the newest timestamp wins on every replica, and an older one
 gets 409 with the newer ``X-Backend-Timestamp``. A 404 for a deleted or expired object
 carries the tombstone's (or data's) timestamp the same way. ``POST /<device>/<partition>
@@ -35,6 +39,7 @@ from starlette.types import ASGIApp
 from stratus.common.asgi.edge import EdgeMiddleware
 from stratus.common.errors import InvalidInput, StratusError
 from stratus.objectstore.asgi_io import one_handler_app
+from stratus.objectstore.storage import body_footer
 from stratus.objectstore.storage import server_request as req
 from stratus.objectstore.storage.conditions import etag_for, precondition_status
 from stratus.objectstore.storage.diskfile import DiskFileManager
@@ -92,6 +97,14 @@ class ObjectServer:
         headers = request.headers
         timestamp = req.required_timestamp(headers)
         expected = req.content_length(headers)
+        footer = _footer(headers.get(body_footer.HEADER))
+        if footer is not None and expected is not None:
+            if expected < body_footer.LENGTH:
+                raise InvalidInput(
+                    "objectstore.object.bad_footer",
+                    f"Content-Length {expected} leaves no room for the body's footer",
+                )
+            expected -= body_footer.LENGTH
         meta = ObjectMetadata(
             name=addr.name,
             timestamp=timestamp,
@@ -102,12 +115,22 @@ class ObjectServer:
             sysmeta=req.sysmeta(headers),
         )
         writer = await self.disk.create(
-            addr, timestamp, expected_length=expected, expected_etag=headers.get("etag")
+            addr,
+            timestamp,
+            expected_length=expected,
+            expected_etag=headers.get("etag"),
+            md5=footer is None,
         )
         async with writer:
-            async for chunk in self._body(request):
-                await writer.write(chunk)
-            stored = await writer.commit(meta)
+            if footer is None:
+                async for chunk in self._body(request):
+                    await writer.write(chunk)
+                stored = await writer.commit(meta)
+            else:
+                async for chunk in self._body(request):
+                    for piece in footer.feed(chunk):
+                        await writer.write(piece)
+                stored = await writer.commit(meta, footer.digest())
         return Response(
             status_code=201,
             headers={"ETag": f'"{stored.etag}"', BACKEND_TIMESTAMP: timestamp.internal},
@@ -221,6 +244,17 @@ class ObjectServer:
             except TimeoutError:
                 raise ClientGone(timed_out=True) from None
             yield chunk
+
+
+def _footer(announced: str | None) -> body_footer.FooterSplitter | None:
+    """The splitter for a body that ends with the proxy's digests, if it does."""
+    if announced is None:
+        return None
+    if announced.strip().lower() != body_footer.KIND:
+        raise InvalidInput(
+            "objectstore.object.bad_footer", f"{body_footer.HEADER} must be {body_footer.KIND}"
+        )
+    return body_footer.FooterSplitter()
 
 
 def _precondition(request: Request, view: ObjectView, headers: dict[str, str]) -> Response | None:

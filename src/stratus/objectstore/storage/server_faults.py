@@ -19,6 +19,7 @@ from stratus.objectstore.storage.errors import (
     LengthMismatch,
     NewerExists,
     ObjectNotFound,
+    TransferCorrupted,
 )
 from stratus.objectstore.storage.server_request import LengthRequired
 
@@ -55,7 +56,7 @@ def storage_fault(exc: StratusError) -> Response:
 def _status(exc: StratusError) -> int:
     if isinstance(exc, DeviceUnavailable | InsufficientStorage):
         return 507
-    if isinstance(exc, EtagMismatch):
+    if isinstance(exc, EtagMismatch | TransferCorrupted):
         return 422
     if isinstance(exc, DeleteAtMismatch):
         return 412

@@ -11,6 +11,9 @@ A body announced smaller than one buffer is *deferred*: nothing touches the disk
 single worker-thread hop. Small objects are bound by per-write overhead (each hop is a
 thread hand-off and a wake-up of the event loop), so one hop instead of three per replica
 matters; the durability steps are exactly the same.
+
+A writer told ``md5=False`` hashes nothing but the CRC-32: its sender computed the MD5 and
+hands it to ``commit`` with its own CRC-32 (``body_footer.py``), which must match.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import zlib
 from pathlib import Path
 from types import TracebackType
 
+from stratus.objectstore.storage.body_footer import BodyDigest
 from stratus.objectstore.storage.config import DiskConfig
-from stratus.objectstore.storage.errors import EtagMismatch, LengthMismatch
+from stratus.objectstore.storage.errors import EtagMismatch, LengthMismatch, TransferCorrupted
 from stratus.objectstore.storage.install import attach_metadata, install, new_temp, storage_error
 from stratus.objectstore.storage.layout import DATA, FileName, ObjectLocation
 from stratus.objectstore.storage.metadata import ObjectMetadata
@@ -41,6 +45,7 @@ class ObjectWriter:
         expected_length: int | None,
         expected_etag: str | None,
         deferred: bool = False,
+        md5: bool = True,
     ) -> None:
         self.loc = loc
         self.deferred = deferred
@@ -48,9 +53,9 @@ class ObjectWriter:
         self.expected_length = expected_length
         self.expected_etag = expected_etag.strip('"').lower() if expected_etag else None
         self.received = 0
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self._crc32 = 0  # of the bytes written, for the cheap check of every read
-        self._buffer: list[bytes] = []
+        self._buffer: list[bytes | memoryview] = []
         self._buffered = 0
         self._unsynced = 0  # bytes written since the last fdatasync
         self._pending: asyncio.Future[None] | None = None
@@ -75,7 +80,7 @@ class ObjectWriter:
                 raise storage_error(exc, self.loc.device) from exc
         return fd, tmp
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, chunk: bytes | memoryview) -> None:
         """Accept the next piece of the body (a too-long body fails at once)."""
         if not chunk:
             return
@@ -89,21 +94,20 @@ class ObjectWriter:
             data = self._take_buffer()
             self._pending = asyncio.ensure_future(asyncio.to_thread(self._write_blocking, data))
 
-    async def commit(self, meta: ObjectMetadata) -> ObjectMetadata:
+    async def commit(self, meta: ObjectMetadata, sent: BodyDigest | None = None) -> ObjectMetadata:
         """Check length and ETag, attach metadata, fsync, and make the object visible.
 
         ``meta`` gives name, timestamp, content type and user metadata; length and ETag
-        are filled in from what was received. Raises ``NewerExists`` when a newer write
-        reached the object first (the temp file is then removed).
+        are filled in from what was received (the ETag from ``sent``, the sender's
+        digests, when this writer does not hash MD5). Raises ``NewerExists`` when a newer
+        write reached the object first (the temp file is then removed).
         """
         await self._wait_pending()
         data = self._take_buffer()
         commit = self._commit_blocking if self._fd is not None else self._create_and_commit
-        self._pending = asyncio.ensure_future(asyncio.to_thread(commit, meta, data))
+        self._pending = asyncio.ensure_future(asyncio.to_thread(commit, meta, data, sent))
         await self._wait_pending()
-        return meta.updated(
-            content_length=self.received, etag=self._md5.hexdigest(), crc32=self._crc32
-        )
+        return meta.updated(content_length=self.received, etag=self._etag(sent), crc32=self._crc32)
 
     def abort(self) -> None:
         """Drop the write (safe to call any time, twice, or from a ``finally``)."""
@@ -146,22 +150,27 @@ class ObjectWriter:
                 self._unsynced = 0
         except OSError as exc:
             raise storage_error(exc, self.loc.device) from exc
-        self._md5.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
         self._crc32 = zlib.crc32(data, self._crc32)
 
-    def _create_and_commit(self, meta: ObjectMetadata, data: bytes) -> None:
+    def _create_and_commit(
+        self, meta: ObjectMetadata, data: bytes, sent: BodyDigest | None
+    ) -> None:
         """A deferred writer's whole life in one hop: temp file, data, commit."""
         if self._done:  # aborted before the hop began
             return
         self._fd, self._tmp = self._open_blocking()
-        self._commit_blocking(meta, data)
+        self._commit_blocking(meta, data, sent)
 
-    def _commit_blocking(self, meta: ObjectMetadata, data: bytes) -> None:
+    def _commit_blocking(self, meta: ObjectMetadata, data: bytes, sent: BodyDigest | None) -> None:
         if data:
             self._write_blocking(data)
         if self.expected_length is not None and self.received != self.expected_length:
             raise LengthMismatch(self.expected_length, self.received)
-        etag = self._md5.hexdigest()
+        if sent is not None and sent.crc32 != self._crc32:
+            raise TransferCorrupted(sent.crc32, self._crc32)
+        etag = self._etag(sent)
         if self.expected_etag is not None and self.expected_etag != etag:
             raise EtagMismatch(self.expected_etag, etag)
         assert self._fd is not None and self._tmp is not None
@@ -177,6 +186,13 @@ class ObjectWriter:
         install(self.loc, self._tmp, version, meta, sidecar=sidecar, config=self.config)
 
     # ---- internals ---------------------------------------------------------------------
+
+    def _etag(self, sent: BodyDigest | None) -> str:
+        if self._md5 is not None:
+            return self._md5.hexdigest()
+        if sent is None:
+            raise AssertionError("a writer without MD5 needs the sender's digests")
+        return sent.etag
 
     def _take_buffer(self) -> bytes:
         data = b"".join(self._buffer)
