@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openstack_cli
+
 BIN = Path(sys.executable).parent
 
 
@@ -194,14 +196,7 @@ class Cloud:
         self, *args: str, cloud: str = "stratus-admin", check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """Run the real ``openstack`` CLI against this cloud."""
-        result = subprocess.run(
-            [str(BIN / "openstack"), "--os-cloud", cloud, *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = openstack_cli.run(["--os-cloud", cloud, *args], self.env(), timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"openstack {' '.join(args)} exited {result.returncode}:\n{result.stderr}"

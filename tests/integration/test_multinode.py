@@ -21,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+import openstack_cli
 from cloudproc import BIN, clean_env, free_port
 from stratus.common import rpc
 from stratus.registry.rpc import TOPIC, ListServices
@@ -61,7 +62,7 @@ class Deployment:
         return _run([str(BIN / "stratus"), *args, "--config", str(self.config)], self.env())
 
     def openstack(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return _run([str(BIN / "openstack"), *args], self.env())
+        return openstack_cli.run(list(args), self.env(), COMMAND_TIMEOUT)
 
 
 def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

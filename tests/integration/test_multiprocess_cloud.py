@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+import openstack_cli
 from cloudproc import BIN, clean_env, free_port
 
 pytestmark = pytest.mark.integration
@@ -110,10 +111,7 @@ class Deployment:
         return "\n".join(f"--- {p.name}\n{p.output()}" for p in self.procs)
 
     def cli(self, *args: str, cloud: str = "stratus-demo") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "openstack"), "--os-cloud", cloud, *args],
-            env=self.env(), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False,
-        )  # fmt: skip
+        return openstack_cli.run(["--os-cloud", cloud, *args], self.env(), COMMAND_TIMEOUT)
 
     def ok(self, *args: str, cloud: str = "stratus-demo") -> Any:
         """The command's output, parsed when it is JSON (pass ``-f json``)."""
