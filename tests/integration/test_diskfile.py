@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import os
+import subprocess
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -55,9 +56,17 @@ def make_manager(root: Path, store: MetadataStore, **overrides: object) -> DiskF
     return DiskFileManager(root, hasher=HASHER, config=config)
 
 
-@pytest.fixture(params=[MetadataStore.XATTR, MetadataStore.SIDECAR])
+@pytest.fixture(
+    params=[
+        (MetadataStore.XATTR, True),
+        (MetadataStore.SIDECAR, True),
+        (MetadataStore.XATTR, False),
+    ],
+    ids=["xattr-direct", "sidecar-direct", "xattr-buffered"],
+)
 def disk(request: pytest.FixtureRequest, tmp_path: Path) -> DiskFileManager:
-    return make_manager(tmp_path / "srv", request.param, write_buffer=64 * 1024)
+    store, direct = request.param
+    return make_manager(tmp_path / "srv", store, write_buffer=64 * 1024, direct_io=direct)
 
 
 async def put(
@@ -116,6 +125,45 @@ async def test_put_then_get_round_trips_data_and_metadata(disk: DiskFileManager)
     assert view.user_meta == {"color": "blue"}
     assert view.data_timestamp == ts(1)
     assert tmp_files(disk) == []
+
+
+@pytest.mark.parametrize("length_given", [True, False], ids=["sized", "chunked"])
+@pytest.mark.parametrize(
+    "size", [64 * 1024 + 1, 3 * 64 * 1024, 3 * 64 * 1024 + 4095, 5 * 64 * 1024 + 4096 + 7]
+)
+async def test_bodies_of_every_alignment_round_trip(
+    disk: DiskFileManager, size: int, length_given: bool
+) -> None:
+    """Whole buffers, whole blocks and a ragged tail: what is read is what was sent,
+    with the ETag and CRC-32 of exactly those bytes."""
+    body = os.urandom(size)
+    writer = await disk.create(OBJ, ts(1), expected_length=size if length_given else None)
+    async with writer:
+        for i in range(0, size, 10_007):  # pieces that never line up with a block
+            await writer.write(body[i : i + 10_007])
+        stored = await writer.commit(ObjectMetadata(name=OBJ.name, timestamp=ts(1)))
+    assert (stored.content_length, stored.etag) == (size, hashlib.md5(body).hexdigest())
+    assert stored.crc32 == zlib.crc32(body)
+    assert await read_all(disk) == body
+    assert tmp_files(disk) == []
+
+
+@pytest.mark.parametrize("direct", [True, False])
+async def test_a_large_body_bypasses_the_page_cache_only_with_direct_io(
+    tmp_path: Path, direct: bool
+) -> None:
+    """``fincore`` counts a file's pages in the page cache: a body written with O_DIRECT
+    leaves at most its unaligned tail there, a buffered one all of it (until evicted)."""
+    disk = make_manager(tmp_path / "srv", MetadataStore.XATTR, direct_io=direct)
+    size = 8 * 2**20 + 100
+    await put(disk, ts(1), os.urandom(size))
+    (data,) = (disk.devices_root / "sda" / "objects").rglob("*.data")
+    cached = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(data)],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    if direct:
+        assert int(cached) <= 4096
+    else:
+        assert int(cached) >= size - 4096
 
 
 async def test_metadata_lives_where_the_mode_says(disk: DiskFileManager) -> None:

@@ -75,7 +75,9 @@ class ObjectServerService:
         disk = DiskFileManager(
             _devices_root(runtime),
             hasher=hasher_of(ring_loader(runtime, "object")),
-            config=DiskConfig(fsync=cfg.fsync, reclaim_age=cfg.reclaim_age),
+            config=DiskConfig(
+                fsync=cfg.fsync, reclaim_age=cfg.reclaim_age, direct_io=cfg.direct_io
+            ),
         )
         return HttpApi(create_object_server(disk), _port(runtime, self.name))
 

@@ -35,7 +35,7 @@ async def local_storage(settings: Settings) -> LocalStorage:
     hosts = (settings.http.bind_host, settings.http.public_host)
     ips = await asyncio.to_thread(node_ips, hosts)
     node = LocalNode(devices_root, ips, cfg.object_port or None)
-    config = DiskConfig(fsync=cfg.fsync, reclaim_age=cfg.reclaim_age)
+    config = DiskConfig(fsync=cfg.fsync, reclaim_age=cfg.reclaim_age, direct_io=cfg.direct_io)
     hasher = PathHasher(ring.hash_prefix.encode(), ring.hash_suffix.encode())
     disk = DiskFileManager(devices_root, hasher=hasher, config=config)
     return LocalStorage(lambda: loader.ring, node, disk)

@@ -23,6 +23,9 @@ class DiskConfig:
     metadata_store: MetadataStore = MetadataStore.AUTO
     # bytes gathered from the network before one write() in a worker thread
     write_buffer: int = 1 << 20
+    # write bodies larger than one buffer with O_DIRECT, around the page cache (see
+    # ``direct_io.py``), wherever the filesystem allows it
+    direct_io: bool = False
     # bytes written between fdatasyncs of a large body (with fsync on), so the final fsync
     # stays short: otherwise a 1 GiB object can still be flushing when the proxy's node
     # timeout ends; 0 syncs only at the end

@@ -12,6 +12,11 @@ single worker-thread hop. Small objects are bound by per-write overhead (each ho
 thread hand-off and a wake-up of the event loop), so one hop instead of three per replica
 matters; the durability steps are exactly the same.
 
+With ``direct_io`` on, a body that is not deferred is written with ``O_DIRECT`` where the
+filesystem allows it (``direct_io.py``): gathered into two page-aligned buffers that take
+turns, one filling while the other is written, so the bytes never pass through the page
+cache.
+
 A writer told ``md5=False`` hashes nothing but the CRC-32: its sender computed the MD5 and
 hands it to ``commit`` with its own CRC-32 (``body_footer.py``), which must match.
 """
@@ -26,6 +31,7 @@ import zlib
 from pathlib import Path
 from types import TracebackType
 
+from stratus.objectstore.storage import direct_io
 from stratus.objectstore.storage.body_footer import BodyDigest
 from stratus.objectstore.storage.config import DiskConfig
 from stratus.objectstore.storage.errors import EtagMismatch, LengthMismatch, TransferCorrupted
@@ -60,6 +66,10 @@ class ObjectWriter:
         self._unsynced = 0  # bytes written since the last fdatasync
         self._pending: asyncio.Future[None] | None = None
         self._fd: int | None = None
+        self._direct: int | None = None  # the temp file again, opened with O_DIRECT
+        self._aligned: list[memoryview] = []  # the two buffers of direct writes
+        self._filling = 0  # the index of the buffer being filled
+        self._written = 0  # the file offset the next write goes to
         self._tmp: Path | None = None
         self._done = False
 
@@ -71,13 +81,15 @@ class ObjectWriter:
 
     def _open_blocking(self) -> tuple[int, Path]:
         fd, tmp = new_temp(self.loc.device, self.config)
-        if self.expected_length and not self.deferred:  # reserve room for a large body
-            try:
+        try:
+            if self.expected_length and not self.deferred:  # reserve room for a large body
                 os.posix_fallocate(fd, 0, self.expected_length)
-            except OSError as exc:
-                os.close(fd)
-                tmp.unlink()
-                raise storage_error(exc, self.loc.device) from exc
+            if self.config.direct_io and not self.deferred:
+                self._direct = direct_io.open_direct(tmp)
+        except OSError as exc:
+            os.close(fd)
+            tmp.unlink()
+            raise storage_error(exc, self.loc.device) from exc
         return fd, tmp
 
     async def write(self, chunk: bytes | memoryview) -> None:
@@ -87,12 +99,35 @@ class ObjectWriter:
         self.received += len(chunk)
         if self.expected_length is not None and self.received > self.expected_length:
             raise LengthMismatch(self.expected_length, self.received)
+        if self._direct is not None or self._aligned:  # once begun, even after a refusal
+            await self._fill_aligned(memoryview(chunk))
+            return
         self._buffer.append(chunk)
         self._buffered += len(chunk)
         if self._buffered >= self.config.write_buffer:
             await self._wait_pending()
             data = self._take_buffer()
             self._pending = asyncio.ensure_future(asyncio.to_thread(self._write_blocking, data))
+
+    async def _fill_aligned(self, chunk: memoryview) -> None:
+        """Copy ``chunk`` into the buffer being filled; a full one goes to a worker
+        thread once the other buffer's write is done, and the two swap roles."""
+        if not self._aligned:
+            self._aligned = [direct_io.aligned_buffer(self.config.write_buffer) for _ in "ab"]
+        while chunk:
+            buffer = self._aligned[self._filling]
+            room = len(buffer) - self._buffered
+            taken = min(room, len(chunk))
+            buffer[self._buffered : self._buffered + taken] = chunk[:taken]
+            self._buffered += taken
+            chunk = chunk[taken:]
+            if self._buffered == len(buffer):
+                await self._wait_pending()
+                self._pending = asyncio.ensure_future(
+                    asyncio.to_thread(self._write_blocking, buffer)
+                )
+                self._filling ^= 1
+                self._buffered = 0
 
     async def commit(self, meta: ObjectMetadata, sent: BodyDigest | None = None) -> ObjectMetadata:
         """Check length and ETag, attach metadata, fsync, and make the object visible.
@@ -133,14 +168,13 @@ class ObjectWriter:
 
     # ---- worker-thread side ------------------------------------------------------------
 
-    def _write_blocking(self, data: bytes) -> None:
+    def _write_blocking(self, data: bytes | memoryview) -> None:
         assert self._fd is not None
         view = memoryview(data)
         try:
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            self._unsynced += len(data)
+            direct = self._write_direct(view)
+            direct_io.write_all(self._fd, view[direct:], self._written + direct)
+            self._unsynced += len(view) - direct  # direct writes leave no dirty pages
             if (
                 self.config.fsync
                 and self.config.sync_every
@@ -150,12 +184,29 @@ class ObjectWriter:
                 self._unsynced = 0
         except OSError as exc:
             raise storage_error(exc, self.loc.device) from exc
+        self._written += len(view)
         if self._md5 is not None:
-            self._md5.update(data)
-        self._crc32 = zlib.crc32(data, self._crc32)
+            self._md5.update(view)
+        self._crc32 = zlib.crc32(view, self._crc32)
+
+    def _write_direct(self, view: memoryview) -> int:
+        """Write the whole blocks at the start of ``view`` with O_DIRECT; how many bytes
+        that was (0 without a direct descriptor, or once the filesystem refused one)."""
+        whole = len(view) - len(view) % direct_io.ALIGN
+        if self._direct is None or not whole:
+            return 0
+        try:
+            direct_io.write_all(self._direct, view[:whole], self._written)
+        except OSError as exc:
+            if not (direct_io.refused(exc) and self._written == 0):
+                raise
+            os.close(self._direct)  # accepted at open, refused at the first write
+            self._direct = None
+            return 0
+        return whole
 
     def _create_and_commit(
-        self, meta: ObjectMetadata, data: bytes, sent: BodyDigest | None
+        self, meta: ObjectMetadata, data: bytes | memoryview, sent: BodyDigest | None
     ) -> None:
         """A deferred writer's whole life in one hop: temp file, data, commit."""
         if self._done:  # aborted before the hop began
@@ -163,7 +214,9 @@ class ObjectWriter:
         self._fd, self._tmp = self._open_blocking()
         self._commit_blocking(meta, data, sent)
 
-    def _commit_blocking(self, meta: ObjectMetadata, data: bytes, sent: BodyDigest | None) -> None:
+    def _commit_blocking(
+        self, meta: ObjectMetadata, data: bytes | memoryview, sent: BodyDigest | None
+    ) -> None:
         if data:
             self._write_blocking(data)
         if self.expected_length is not None and self.received != self.expected_length:
@@ -194,9 +247,12 @@ class ObjectWriter:
             raise AssertionError("a writer without MD5 needs the sender's digests")
         return sent.etag
 
-    def _take_buffer(self) -> bytes:
-        data = b"".join(self._buffer)
-        self._buffer.clear()
+    def _take_buffer(self) -> bytes | memoryview:
+        if self._aligned:  # direct writes: the part of the buffer filled so far
+            data: bytes | memoryview = self._aligned[self._filling][: self._buffered]
+        else:
+            data = b"".join(self._buffer)
+            self._buffer.clear()
         self._buffered = 0
         return data
 
@@ -209,6 +265,7 @@ class ObjectWriter:
             self._pending = None
 
     def _close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+        for fd in (self._fd, self._direct):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._direct = None
