@@ -50,21 +50,24 @@ class _Server:
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="osc-forks-")
         self.path = os.path.join(self.dir, "socket")
-        self.log = open(os.path.join(self.dir, "log"), "w+b")  # noqa: SIM115 - kept open
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, self.path], stdin=subprocess.DEVNULL,
-            stdout=self.log, stderr=subprocess.STDOUT, env=_clean_env(),
-        )  # fmt: skip
+        self.log = os.path.join(self.dir, "log")
+        with open(self.log, "ab") as log:  # the server's own output, for failures
+            self.proc = subprocess.Popen(
+                [sys.executable, __file__, self.path], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, env=_clean_env(),
+            )  # fmt: skip
         deadline = time.monotonic() + 120
         while not os.path.exists(self.path):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                said = self._log()
                 self.close()
-                raise RuntimeError(f"the openstack CLI fork server did not start:\n{self._log()}")
+                raise RuntimeError(f"the openstack CLI fork server did not start:\n{said}")
             time.sleep(0.02)
 
     def _log(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
+        with contextlib.suppress(FileNotFoundError), open(self.log, "rb") as log:
+            return log.read().decode(errors="replace")[-3000:]
+        return ""
 
     def run(
         self, args: list[str], env: dict[str, str], timeout: float
@@ -105,7 +108,6 @@ class _Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
         for name in ("socket", "log"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.dir, name))
