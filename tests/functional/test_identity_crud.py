@@ -10,6 +10,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from cloudproc import Cloud
+from cloudproc import Cloud, free_port
 
 # openstacksdk announces its own future removals (PendingDeprecationWarning) on connect.
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
@@ -222,6 +223,26 @@ def test_application_credential_authenticates(cloud: Cloud) -> None:
             application_credential_secret=secret,
             region_name="RegionOne",
         ).authorize()
+
+
+def test_credentials_are_made_without_a_validation_cache(tmp_path: Path) -> None:
+    """Managing credentials reads the caller's token inside a transaction. With no
+    cache (or right after an identity write emptied it), a second validation there would
+    wait for the database turn its own transaction holds, and answer 503 after 10 s."""
+    uncached = Cloud(
+        state_dir=tmp_path / "state",
+        identity_port=free_port(),
+        extra_env={"STRATUS_IDENTITY__VALIDATION_CACHE_TTL": "0"},
+    )
+    uncached.start()
+    try:
+        made = osc(uncached, "application", "credential", "create", "-f", "json", "nocache",
+                   as_="stratus-demo")  # fmt: skip
+        assert made["Secret"]
+        ec2 = osc(uncached, "ec2", "credentials", "create", "-f", "json", as_="stratus-demo")
+        assert ec2["access"]
+    finally:
+        uncached.stop()
 
 
 def _signed_ec2_request(access: str, secret: str) -> dict[str, Any]:
