@@ -48,13 +48,15 @@ class _Server:
     """The fork server this process started; it ends with this process."""
 
     def __init__(self) -> None:
+        from cloudproc import clean_env  # noqa: PLC0415 - cloudproc imports this module
+
         self.dir = tempfile.mkdtemp(prefix="osc-forks-")
         self.path = os.path.join(self.dir, "socket")
         self.log = os.path.join(self.dir, "log")
         with open(self.log, "ab") as log:  # the server's own output, for failures
             self.proc = subprocess.Popen(
                 [sys.executable, __file__, self.path], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, env=_clean_env(),
+                stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
             )  # fmt: skip
         deadline = time.monotonic() + 120
         while not os.path.exists(self.path):
@@ -125,10 +127,6 @@ def _server() -> _Server:
             _started.append(_Server())
             atexit.register(_started[-1].close)
         return _started[-1]
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "AWS_", "STRATUS_"))}
 
 
 # ---- the server's side ----------------------------------------------------------------------
